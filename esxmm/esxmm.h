@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * esxmm: objects shared by the module's parts. A guest ("vm") is one
+ * regular file of an esxmm filesystem; its RAM is the file's pages, held in
+ * the file's pmap (shadow/pmap.h) and charged to the machine pool (pool.h).
+ */
+#ifndef ESXMM_H
+#define ESXMM_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+
+#include "pool.h"
+#include "shadow/pmap.h"
+
+#define ESXMM_MAGIC	0x45584d4d	/* "EXMM" */
+
+/**
+ * struct esxmm_vm - one guest: a regular file of an esxmm filesystem.
+ * @kobj: /sys/kernel/esxmm/vms/<id>/; its release frees the vm.
+ * @id: the directory's name; unique while the vm lives.
+ * @inode: the file. Set at creation, valid until esxmm_vm_destroy(), which
+ *	removes the sysfs directory (draining readers) before the inode goes.
+ * @node: entry in the list of all vms (esxmm_vms_lock).
+ * @pmap: PPN -> backing page.
+ * @resident: pages the pmap holds (PRIVATE entries).
+ * @faults: ->fault calls on the file's mappings.
+ */
+struct esxmm_vm {
+	struct kobject kobj;
+	unsigned int id;
+	struct inode *inode;
+	struct list_head node;
+	struct esxmm_pmap pmap;
+	atomic_long_t resident;
+	atomic_long_t faults;
+};
+
+/* The machine pool, one per host. */
+extern struct esxmm_pool esxmm_pool;
+
+/*
+ * esxmm_vms_lock protects esxmm_vms (the list of live vms) and nothing
+ * else; it is a leaf lock, taken with no other esxmm lock held.
+ */
+extern struct mutex esxmm_vms_lock;
+extern struct list_head esxmm_vms;
+
+/* vm.c */
+struct esxmm_vm *esxmm_vm_create(struct inode *inode);
+void esxmm_vm_destroy(struct esxmm_vm *vm);
+unsigned long esxmm_vm_count(void);
+
+static inline struct esxmm_vm *esxmm_vm_of(struct inode *inode)
+{
+	return inode->i_private;
+}
+
+/* shadow/fault.c: the only code that touches page tables. */
+extern const struct vm_operations_struct esxmm_vm_ops;
+struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, int *errp);
+void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end);
+void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr);
+int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end);
+
+/* fs.c */
+int esxmm_fs_init(void);
+void esxmm_fs_exit(void);
+
+/* sysfs.c */
+int esxmm_sysfs_init(void);
+void esxmm_sysfs_exit(void);
+int esxmm_sysfs_add_vm(struct esxmm_vm *vm);
+extern const struct kobj_type esxmm_vm_ktype;
+
+#endif /* ESXMM_H */

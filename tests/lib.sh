@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# tests/lib.sh: helpers for tests/t_*.sh, which run inside the test host (chroot, as root).
+# Env from run-tests.sh: REPO, ESXMM_TESTBIN, KVM_MMU (shadow|tdp), ESXMM_TESTMODE (tmpfs: use a
+# tmpfs instead of esxmm, for developing tests without the module), ESXMM_CACHE.
+set -euo pipefail
+
+REPO=${REPO:?}
+ESXMM_TESTBIN=${ESXMM_TESTBIN:-$REPO/tests/build}
+ESXMM_CACHE=${ESXMM_CACHE:-/var/cache/esxmm}
+KVM_MMU=${KVM_MMU:-shadow}
+ESXMM_SYSFS=/sys/kernel/esxmm
+KVER=$(uname -r)
+
+log() { echo "$*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+
+# Cleanup actions run in reverse order at exit (each test's single EXIT trap).
+_cleanups=()
+at_exit() { _cleanups=("$*" "${_cleanups[@]}"); }
+_run_cleanups() {
+	local rc=$? c
+	for c in "${_cleanups[@]}"; do eval "$c" || true; done
+	exit "$rc"
+}
+trap _run_cleanups EXIT
+trap 'exit 143' TERM INT
+
+# wait_for TIMEOUT INTERVAL CMD...: poll CMD until it succeeds.
+wait_for() {
+	local timeout=$1 interval=$2 start=$SECONDS
+	shift 2
+	until "$@"; do
+		(( SECONDS - start >= timeout )) && return 1
+		sleep "$interval"
+	done
+}
+
+testmode_tmpfs() { [ "${ESXMM_TESTMODE:-}" = tmpfs ]; }
+
+# mount_esxmm: mount a private esxmm fs (or a tmpfs in ESXMM_TESTMODE=tmpfs) at a new temp dir,
+# umounted at exit. Prints the mount point.
+mount_esxmm() {
+	local dir
+	dir=$(mktemp -d /run/esxmm-test.XXXXXX)
+	if testmode_tmpfs; then
+		mount -t tmpfs -o size=1G none "$dir" || { rmdir "$dir"; return 1; }
+	else
+		mount -t esxmm none "$dir" || { rmdir "$dir"; return 1; }
+	fi
+	at_exit "umount '$dir' && rmdir '$dir'"
+	echo "$dir"
+}
+
+# vm_dir_for PATH_IN_MOUNT: the /sys/kernel/esxmm/vms/<id> whose `path` reads PATH_IN_MOUNT.
+vm_dir_for() {
+	local d
+	for d in "$ESXMM_SYSFS"/vms/*/; do
+		[ -r "$d/path" ] || continue
+		if [ "$(cat "$d/path")" = "$1" ]; then
+			echo "${d%/}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Nested QEMU guest on the test host's KVM. run_guest LOG MEM_MB APPEND MEMORY_OBJECT_ARGS...
+guest_kernel() { echo "/boot/vmlinuz-$KVER"; }
+guest_initrd() { echo "$ESXMM_CACHE/guest/memcheck.cpio.gz"; }
+run_guest() {
+	local log=$1 mem=$2 append=$3
+	shift 3
+	qemu-system-x86_64 -accel kvm -cpu host -m "$mem" -smp 1 -nographic -no-reboot \
+		-nodefaults -serial stdio -kernel "$(guest_kernel)" -initrd "$(guest_initrd)" \
+		-append "console=ttyS0 quiet panic=-1 mitigations=off $append" "$@" \
+		</dev/null >"$log" 2>&1
+}

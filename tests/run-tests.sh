@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# tests/run-tests.sh: the test runner inside the test host (chroot into the machine's root).
+#
+#   insmod $REPO/esxmm/esxmm.ko                     -> ESXMM-TEST: insmod PASS|FAIL
+#   for t in tests/t_*.sh (sorted), KVM_MMU=shadow   -> ESXMM-TEST: <name>[shadow] ...
+#   rmmod kvm_amd; modprobe kvm_amd npt=1
+#   for t with "# esxmm-test: kvm", KVM_MMU=tdp      -> ESXMM-TEST: <name>[tdp] ...
+#   rmmod esxmm                                     -> ESXMM-TEST: rmmod PASS|FAIL
+#   ESXMM-DONE
+#
+# A test exits 0 (pass), 77 (skip) or anything else (fail); a test's lines are printed with a
+# "  | <name>: " prefix. Per-test timeout: 600 s, or "# esxmm-timeout: SECS" in the test file.
+# Env: REPO, ESXMM_MMU (shadow|tdp|both), ESXMM_TESTMODE, ESXMM_TESTS (space-separated file
+# names to run; default all).
+set -euo pipefail
+
+REPO=${REPO:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)}
+export REPO ESXMM_TESTBIN=$REPO/tests/build
+export ESXMM_CACHE=${ESXMM_CACHE:-/var/cache/esxmm} ESXMM_TESTMODE=${ESXMM_TESTMODE:-}
+MMU=${ESXMM_MMU:-both}
+NPT=/sys/module/kvm_amd/parameters/npt
+
+result() { echo "ESXMM-TEST: $1 $2"; }
+now() { cut -d' ' -f1 /proc/uptime; }
+
+cleanup() {
+	local rc=$?
+	[ "$rc" -eq 0 ] || result run-tests FAIL
+	echo "ESXMM-DONE"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+# kvm_mode shadow|tdp: (re)load kvm_amd with npt=0|1 and check it took.
+kvm_mode() {
+	local want=N npt=0
+	[ "$1" = tdp ] && want=Y npt=1
+	if [ "$(cat "$NPT" 2>/dev/null)" != "$want" ]; then
+		rmmod kvm_amd 2>/dev/null || true
+		modprobe kvm_amd npt=$npt || return 1
+	fi
+	[ "$(cat "$NPT")" = "$want" ] && [ -c /dev/kvm ]
+}
+
+run_one() { # run_one FILE NAME MMU
+	local f=$1 name=$2 t0 rc=0 tmo
+	tmo=$(sed -n 's/^# esxmm-timeout: *\([0-9]\+\).*/\1/p' "$f" | head -n1)
+	t0=$SECONDS
+	echo "==== $name (uptime $(now)s)"
+	set +e
+	(cd /tmp && KVM_MMU=$3 timeout -k 10 "${tmo:-600}" bash "$f" 2>&1) |
+		sed -u "s/^/  | $name: /"
+	rc=${PIPESTATUS[0]}
+	set -e
+	case $rc in
+	0) result "$name" PASS ;;
+	77) result "$name" SKIP ;;
+	124|137) echo "  | $name: timed out after ${tmo:-600}s"; result "$name" FAIL ;;
+	*) echo "  | $name: exit status $rc"; result "$name" FAIL ;;
+	esac
+	echo "==== $name: rc=$rc, $((SECONDS - t0))s"
+}
+
+echo "run-tests: kernel $(uname -r), repo $REPO, mmu=$MMU, testmode=${ESXMM_TESTMODE:-esxmm}"
+ko=$REPO/esxmm/esxmm.ko
+loaded=0
+if [ ! -f "$ko" ]; then
+	echo "run-tests: $ko not built"
+	if [ "$ESXMM_TESTMODE" = tmpfs ]; then result insmod SKIP; else result insmod FAIL; fi
+elif insmod "$ko"; then
+	loaded=1
+	result insmod PASS
+else
+	result insmod FAIL
+fi
+
+tests=()
+for f in "$REPO"/tests/t_*.sh; do
+	[ -e "$f" ] || continue
+	if [ -n "${ESXMM_TESTS:-}" ] && ! grep -qw -- "$(basename "$f")" <<<"$ESXMM_TESTS"; then
+		continue
+	fi
+	tests+=("$f")
+done
+mapfile -t tests < <(printf '%s\n' "${tests[@]}" | LC_ALL=C sort)
+
+case $MMU in both) modes=(shadow tdp) ;; *) modes=("$MMU") ;; esac
+first=1
+for mode in "${modes[@]}"; do
+	if ! kvm_mode "$mode"; then
+		echo "run-tests: cannot switch kvm_amd to $mode (npt=$(cat "$NPT" 2>/dev/null))"
+		result "kvm_amd[$mode]" FAIL
+		continue
+	fi
+	echo "run-tests: kvm_amd npt=$(cat "$NPT") for $mode"
+	for f in "${tests[@]}"; do
+		name=$(basename "$f" .sh)
+		name=${name#t_}
+		if grep -q '^# esxmm-test: kvm' "$f"; then
+			run_one "$f" "$name[$mode]" "$mode"
+		elif [ "$first" = 1 ]; then
+			run_one "$f" "$name" "$mode"
+		fi
+	done
+	first=0
+done
+kvm_mode shadow >/dev/null 2>&1 || true
+
+if [ "$loaded" = 1 ]; then
+	if rmmod esxmm; then result rmmod PASS; else result rmmod FAIL; fi
+fi
