@@ -38,18 +38,17 @@ wait_for() {
 
 testmode_tmpfs() { [ "${ESXMM_TESTMODE:-}" = tmpfs ]; }
 
-# mount_esxmm: mount a private esxmm fs (or a tmpfs in ESXMM_TESTMODE=tmpfs) at a new temp dir,
-# umounted at exit. Prints the mount point.
+# mount_esxmm: mount a private esxmm fs (a tmpfs in ESXMM_TESTMODE=tmpfs) at a new temp dir
+# and set MNT to it; umounted at exit. Call it directly, not in $(...): the cleanup is
+# registered in the calling shell.
 mount_esxmm() {
-	local dir
-	dir=$(mktemp -d /run/esxmm-test.XXXXXX)
+	MNT=$(mktemp -d /run/esxmm-test.XXXXXX)
 	if testmode_tmpfs; then
-		mount -t tmpfs -o size=1G none "$dir" || { rmdir "$dir"; return 1; }
+		mount -t tmpfs -o size=1G none "$MNT" || { rmdir "$MNT"; return 1; }
 	else
-		mount -t esxmm none "$dir" || { rmdir "$dir"; return 1; }
+		mount -t esxmm none "$MNT" || { rmdir "$MNT"; return 1; }
 	fi
-	at_exit "umount '$dir' && rmdir '$dir'"
-	echo "$dir"
+	at_exit "umount '$MNT' && rmdir '$MNT'"
 }
 
 # vm_dir_for PATH_IN_MOUNT: the /sys/kernel/esxmm/vms/<id> whose `path` reads PATH_IN_MOUNT.

@@ -107,5 +107,6 @@ done
 kvm_mode shadow >/dev/null 2>&1 || true
 
 if [ "$loaded" = 1 ]; then
+	if grep -w esxmm /proc/mounts; then echo "run-tests: esxmm mounts left behind (above)"; fi
 	if rmmod esxmm; then result rmmod PASS; else result rmmod FAIL; fi
 fi

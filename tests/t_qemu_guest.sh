@@ -22,8 +22,8 @@ pages=$((mb * 256))
 [ -x "$ESXMM_TESTBIN/scan_pattern" ] || fail "$ESXMM_TESTBIN/scan_pattern not built"
 [ -f "$(guest_initrd)" ] || fail "$(guest_initrd) missing (scripts/guest-initramfs.sh)"
 
-mnt=$(mount_esxmm) || fail "cannot mount esxmm"
-file=$mnt/guest1
+mount_esxmm || fail "cannot mount esxmm"
+file=$MNT/guest1
 work=$(mktemp -d)
 at_exit "rm -rf '$work'"
 at_exit "rm -f '$file'"
