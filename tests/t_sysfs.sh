@@ -16,7 +16,8 @@ log "pool_pages=$pool (RAM about $ram pages)"
 # write FILE VALUE: succeeds only if the kernel accepted it.
 write() { printf '%s' "$2" >"$1" 2>/dev/null; }
 
-for bad in "" "abc" "-1" "0" "12abc" "0x100" " 5" "1.5" "18446744073709551616" \
+# (An empty printf never calls write(2): a lone newline is the empty write.)
+for bad in $'\n' "abc" "-1" "0" "12abc" "0x100" " 5" "1.5" "18446744073709551616" \
 	"99999999999999999999999" "$(printf '1%.0s' {1..200})" "$((ram * 4))"; do
 	if write $S/pool_pages "$bad"; then
 		fail "pool_pages accepted '$bad'"
