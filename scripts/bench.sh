@@ -36,6 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "${ESXMM_MMU:-shadow}" = tdp ] && [ "$(cat /sys/module/kvm_amd/parameters/npt)" != Y ]; then
+	rmmod kvm_amd && modprobe kvm_amd npt=1
+fi
 mkdir -p "$MNT"
 what=esxmm
 if [ "${ESXMM_TESTMODE:-}" = tmpfs ]; then

@@ -37,6 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "${ESXMM_MMU:-shadow}" = tdp ] && [ "$(cat /sys/module/kvm_amd/parameters/npt)" != Y ]; then
+	rmmod kvm_amd && modprobe kvm_amd npt=1
+fi
 mkdir -p "$MNT"
 if [ "${ESXMM_TESTMODE:-}" = tmpfs ]; then
 	mount -t tmpfs -o size=1G none "$MNT"

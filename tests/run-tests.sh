@@ -97,7 +97,7 @@ for mode in "${modes[@]}"; do
 		name=$(basename "$f" .sh)
 		name=${name#t_}
 		if grep -q '^# esxmm-test: kvm' "$f"; then
-			run_one "$f" "$name[$mode]" "$mode"
+			run_one "$f" "${name}[$mode]" "$mode"
 		elif [ "$first" = 1 ]; then
 			run_one "$f" "$name" "$mode"
 		fi
