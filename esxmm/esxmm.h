@@ -26,8 +26,11 @@
  *	removes the sysfs directory (draining readers) before the inode goes.
  * @node: entry in the list of all vms (esxmm_vms_lock).
  * @pmap: PPN -> backing page.
- * @resident: pages the pmap holds (PRIVATE entries).
+ * @resident: PPNs backed by machine memory (PRIVATE and SHARED entries).
+ * @shared: PPNs that map a shared frame.
  * @faults: ->fault calls on the file's mappings.
+ * @share_group: 0: shares only within itself; else with guests of the same
+ *	group. Written under esxmm_vms_lock, read with READ_ONCE().
  */
 struct esxmm_vm {
 	struct kobject kobj;
@@ -36,7 +39,9 @@ struct esxmm_vm {
 	struct list_head node;
 	struct esxmm_pmap pmap;
 	atomic_long_t resident;
+	atomic_long_t shared;
 	atomic_long_t faults;
+	u32 share_group;
 };
 
 /* The machine pool, one per host. */
@@ -61,10 +66,13 @@ static inline struct esxmm_vm *esxmm_vm_of(struct inode *inode)
 
 /* shadow/fault.c: the only code that touches page tables. */
 extern const struct vm_operations_struct esxmm_vm_ops;
-struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, int *errp);
+struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp);
+int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn);
 void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end);
 void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr);
 int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end);
+
+struct esxmm_vm *esxmm_vm_find(unsigned int id);
 
 /* fs.c */
 int esxmm_fs_init(void);

@@ -254,7 +254,7 @@ static ssize_t esxmm_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		size_t copied;
 		int perr = 0;
 
-		page = esxmm_shadow_get_page(vm, ppn, &perr);
+		page = esxmm_shadow_get_page(vm, ppn, true, &perr);
 		if (!page) {
 			/* -ENOSPC: pool full; -ENOMEM; -EIO (no -ENXIO: i_rwsem is held) */
 			if (!done)

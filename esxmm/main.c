@@ -34,6 +34,7 @@
 #include <linux/module.h>
 
 #include "esxmm.h"
+#include "share/share.h"
 
 static unsigned long pool_pages;
 module_param(pool_pages, ulong, 0444);
@@ -53,9 +54,12 @@ static int __init esxmm_init(void)
 	}
 	esxmm_pool_init(&esxmm_pool, pool_pages ? pool_pages : esxmm_pool_default_limit(ram));
 
-	err = esxmm_sysfs_init();
+	err = esxmm_share_init();
 	if (err)
 		return err;
+	err = esxmm_sysfs_init();
+	if (err)
+		goto share_exit;
 	err = esxmm_fs_init();
 	if (err)
 		goto sysfs_exit;
@@ -65,6 +69,8 @@ static int __init esxmm_init(void)
 
 sysfs_exit:
 	esxmm_sysfs_exit();
+share_exit:
+	esxmm_share_exit();
 	return err;
 }
 
@@ -75,6 +81,7 @@ static void __exit esxmm_exit(void)
 	WARN_ON(esxmm_vm_count());
 	WARN_ON(esxmm_pool_allocated(&esxmm_pool));
 	esxmm_sysfs_exit();
+	esxmm_share_exit();
 	pr_info("unloaded\n");
 }
 

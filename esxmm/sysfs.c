@@ -4,8 +4,12 @@
  * is in pool.c, vm.c and shadow/). The names are a contract that tools and
  * tests read; Documentation/admin-guide.rst lists them.
  *
- *   pool_pages (rw)  free_pages  allocated_pages  vms_count
- *   vms/<id>/  path  size_pages  resident_pages  faults
+ *   pool_pages (rw)  free_pages  allocated_pages  pool_failures  vms_count
+ *   share/  run (rw)  pages_to_scan (rw)  sleep_millisecs (rw)  pages_shared
+ *           pages_sharing  pages_hinted  hint_hits  hint_stale  zero_pages
+ *           cow_breaks  hash_collisions  pages_scanned  pinned_skips  frame_bytes
+ *   vms/<id>/  path  size_pages  resident_pages  faults  shared_pages
+ *           share_group (rw)
  */
 #include <linux/dcache.h>
 #include <linux/idr.h>
@@ -18,9 +22,11 @@
 #include "esxmm.h"
 #include "parse.h"
 #include "range.h"
+#include "share/share.h"
 
 static struct kobject *esxmm_kobj;	/* /sys/kernel/esxmm */
 static struct kobject *vms_kobj;	/* /sys/kernel/esxmm/vms */
+static struct kobject *share_kobj;	/* /sys/kernel/esxmm/share */
 static DEFINE_IDA(vm_ida);		/* vm ids; the IDA locks itself */
 
 /* Global tunables */
@@ -102,6 +108,147 @@ static const struct attribute_group *esxmm_groups[] = {
 	NULL,
 };
 
+
+/* share/ */
+
+static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", esxmm_share_get_run());
+}
+
+/* 0 stop, 1 run, 2 stop and unshare everything (-ENOMEM if it cannot). */
+static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
+			 const char *buf, size_t count)
+{
+	unsigned long run;
+	int err;
+
+	err = esxmm_parse_ulong(buf, count, ESXMM_SHARE_STOP, ESXMM_SHARE_UNSHARE, &run);
+	if (err)
+		return err;
+	err = esxmm_share_set_run(run);
+	return err ? err : count;
+}
+static struct kobj_attribute run_attr = __ATTR_RW(run);
+
+static ssize_t pages_to_scan_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", esxmm_share_pages_to_scan());
+}
+
+/* 1 .. 100000 pages per batch. */
+static ssize_t pages_to_scan_store(struct kobject *kobj, struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	unsigned long n;
+	int err;
+
+	err = esxmm_parse_ulong(buf, count, 1, 100000, &n);
+	if (err)
+		return err;
+	esxmm_share_set_rate(n, esxmm_share_sleep_ms());
+	return count;
+}
+static struct kobj_attribute pages_to_scan_attr = __ATTR_RW(pages_to_scan);
+
+static ssize_t sleep_millisecs_show(struct kobject *kobj, struct kobj_attribute *attr,
+				    char *buf)
+{
+	return sysfs_emit(buf, "%u\n", esxmm_share_sleep_ms());
+}
+
+/* 0 .. 60000 ms between batches. */
+static ssize_t sleep_millisecs_store(struct kobject *kobj, struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned long ms;
+	int err;
+
+	err = esxmm_parse_ulong(buf, count, 0, 60000, &ms);
+	if (err)
+		return err;
+	esxmm_share_set_rate(esxmm_share_pages_to_scan(), ms);
+	return count;
+}
+static struct kobj_attribute sleep_millisecs_attr = __ATTR_RW(sleep_millisecs);
+
+static struct attribute *share_tunable_attrs[] = {
+	&run_attr.attr,
+	&pages_to_scan_attr.attr,
+	&sleep_millisecs_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group share_tunable_group = {
+	.attrs = share_tunable_attrs,
+};
+
+static ssize_t pages_shared_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(esxmm_frames.nr_shared));
+}
+static struct kobj_attribute pages_shared_attr = __ATTR_RO(pages_shared);
+
+static ssize_t pages_sharing_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(esxmm_frames.nr_sharing));
+}
+static struct kobj_attribute pages_sharing_attr = __ATTR_RO(pages_sharing);
+
+static ssize_t pages_hinted_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(esxmm_frames.nr_hints));
+}
+static struct kobj_attribute pages_hinted_attr = __ATTR_RO(pages_hinted);
+
+static ssize_t frame_bytes_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%zu\n", sizeof(struct esxmm_frame));
+}
+static struct kobj_attribute frame_bytes_attr = __ATTR_RO(frame_bytes);
+
+#define SHARE_STAT_ATTR(name)							\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%ld\n",					\
+			  atomic_long_read(&esxmm_share_stats.name));		\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+SHARE_STAT_ATTR(pages_scanned);
+SHARE_STAT_ATTR(hint_hits);
+SHARE_STAT_ATTR(hint_stale);
+SHARE_STAT_ATTR(hash_collisions);
+SHARE_STAT_ATTR(cow_breaks);
+SHARE_STAT_ATTR(zero_pages);
+SHARE_STAT_ATTR(pinned_skips);
+
+static struct attribute *share_counter_attrs[] = {
+	&pages_shared_attr.attr,
+	&pages_sharing_attr.attr,
+	&pages_hinted_attr.attr,
+	&frame_bytes_attr.attr,
+	&pages_scanned_attr.attr,
+	&hint_hits_attr.attr,
+	&hint_stale_attr.attr,
+	&hash_collisions_attr.attr,
+	&cow_breaks_attr.attr,
+	&zero_pages_attr.attr,
+	&pinned_skips_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group share_counter_group = {
+	.attrs = share_counter_attrs,
+};
+
+static const struct attribute_group *share_groups[] = {
+	&share_tunable_group,
+	&share_counter_group,
+	NULL,
+};
+
 /* Per-vm directory */
 
 static struct esxmm_vm *to_vm(struct kobject *kobj)
@@ -149,11 +296,39 @@ static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr, ch
 }
 static struct kobj_attribute faults_attr = __ATTR_RO(faults);
 
+static ssize_t shared_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&to_vm(kobj)->shared));
+}
+static struct kobj_attribute shared_pages_attr = __ATTR_RO(shared_pages);
+
+static ssize_t share_group_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_vm(kobj)->share_group));
+}
+
+/* 0 .. 2^31 - 1; moving unshares the guest's pages (-ENOMEM if it cannot). */
+static ssize_t share_group_store(struct kobject *kobj, struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	unsigned long group;
+	int err;
+
+	err = esxmm_parse_ulong(buf, count, 0, ESXMM_MAX_SHARE_GROUP, &group);
+	if (err)
+		return err;
+	err = esxmm_share_set_group(to_vm(kobj), group);
+	return err ? err : count;
+}
+static struct kobj_attribute share_group_attr = __ATTR_RW(share_group);
+
 static struct attribute *esxmm_vm_attrs[] = {
 	&path_attr.attr,
 	&size_pages_attr.attr,
 	&resident_pages_attr.attr,
 	&faults_attr.attr,
+	&shared_pages_attr.attr,
+	&share_group_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(esxmm_vm);
@@ -222,8 +397,20 @@ int esxmm_sysfs_init(void)
 		err = -ENOMEM;
 		goto remove_groups;
 	}
+	share_kobj = kobject_create_and_add("share", esxmm_kobj);
+	if (!share_kobj) {
+		err = -ENOMEM;
+		goto put_vms;
+	}
+	err = sysfs_create_groups(share_kobj, share_groups);
+	if (err)
+		goto put_share;
 	return 0;
 
+put_share:
+	kobject_put(share_kobj);
+put_vms:
+	kobject_put(vms_kobj);
 remove_groups:
 	sysfs_remove_groups(esxmm_kobj, esxmm_groups);
 put_root:
@@ -236,6 +423,8 @@ put_root:
  */
 void esxmm_sysfs_exit(void)
 {
+	sysfs_remove_groups(share_kobj, share_groups);
+	kobject_put(share_kobj);
 	kobject_put(vms_kobj);
 	sysfs_remove_groups(esxmm_kobj, esxmm_groups);
 	kobject_put(esxmm_kobj);

@@ -31,6 +31,7 @@ struct esxmm_vm *esxmm_vm_create(struct inode *inode)
 	INIT_LIST_HEAD(&vm->node);
 	esxmm_pmap_init(&vm->pmap);
 	atomic_long_set(&vm->resident, 0);
+	atomic_long_set(&vm->shared, 0);
 	atomic_long_set(&vm->faults, 0);
 
 	err = esxmm_sysfs_add_vm(vm);	/* on error the kobject is released */
@@ -80,4 +81,23 @@ unsigned long esxmm_vm_count(void)
 	n = nr_vms;
 	mutex_unlock(&esxmm_vms_lock);
 	return n;
+}
+
+/**
+ * esxmm_vm_find() - The live vm with a given id.
+ * @id: the id.
+ *
+ * The caller holds esxmm_vms_lock, which keeps the vm alive.
+ *
+ * Return: the vm or NULL.
+ */
+struct esxmm_vm *esxmm_vm_find(unsigned int id)
+{
+	struct esxmm_vm *vm;
+
+	lockdep_assert_held(&esxmm_vms_lock);
+	list_for_each_entry(vm, &esxmm_vms, node)
+		if (vm->id == id)
+			return vm;
+	return NULL;
 }

@@ -8,11 +8,7 @@
 #include <linux/slab.h>
 
 #include "shadow/pmap.h"
-
-/* A stand-in for a share frame: only its alignment matters here. */
-struct esxmm_frame {
-	u64 hash;
-};
+#include "share/frame.h"
 
 static void pmap_test_encoding(struct kunit *test)
 {
@@ -174,12 +170,53 @@ static void pmap_test_get_page(struct kunit *test)
 	__free_page(page);
 }
 
+/* A SHARED entry yields its frame's page, with a reference. */
+static void pmap_test_get_shared_page(struct kunit *test)
+{
+	struct esxmm_frame *frame = kunit_kzalloc(test, sizeof(*frame), GFP_KERNEL);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct esxmm_pmap pmap;
+	unsigned long index = 0;
+	struct page *got;
+	void *entry;
+	int refs;
+
+	KUNIT_ASSERT_NOT_NULL(test, frame);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	frame->page = page;
+	frame->count = 2;
+	esxmm_pmap_init(&pmap);
+	refs = page_count(page);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 100, NULL, page), 0);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 100, page, esxmm_pmap_mk_shared(frame)), 0);
+	got = esxmm_pmap_get_page(&pmap, 100, &entry);
+	KUNIT_EXPECT_PTR_EQ(test, got, page);
+	KUNIT_EXPECT_EQ(test, esxmm_pmap_state(entry), ESXMM_P_SHARED);
+	KUNIT_EXPECT_EQ(test, page_count(page), refs + 1);
+	put_page(page);
+
+	/* The range form finds the next entry at or after the index. */
+	got = esxmm_pmap_get_page_from(&pmap, &index, ULONG_MAX, &entry);
+	KUNIT_EXPECT_EQ(test, index, 100UL);
+	KUNIT_EXPECT_PTR_EQ(test, got, page);
+	put_page(page);
+	index = 101;
+	got = esxmm_pmap_get_page_from(&pmap, &index, ULONG_MAX, &entry);
+	KUNIT_EXPECT_NULL(test, got);
+	KUNIT_EXPECT_NULL(test, entry);
+
+	KUNIT_EXPECT_EQ(test, esxmm_pmap_replace(&pmap, 100, esxmm_pmap_mk_shared(frame), NULL), 0);
+	esxmm_pmap_destroy(&pmap);
+	__free_page(page);
+}
+
 static struct kunit_case pmap_test_cases[] = {
 	KUNIT_CASE(pmap_test_encoding),
 	KUNIT_CASE(pmap_test_swap_slots),
 	KUNIT_CASE(pmap_test_transitions),
 	KUNIT_CASE(pmap_test_replace),
 	KUNIT_CASE(pmap_test_get_page),
+	KUNIT_CASE(pmap_test_get_shared_page),
 	{}
 };
 

@@ -24,8 +24,7 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 
-#define PG 4096L
-#define SYS "/sys/kernel/esxmm"
+#include "esxmm_sysfs.h"
 
 static const char *mnt;
 static int failures, checks;
@@ -59,71 +58,6 @@ static char *path(const char *name)
 	i = (i + 1) % 4;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", mnt, name);
 	return buf[i];
-}
-
-static long sys_read_long(const char *file)
-{
-	char buf[64] = "";
-	long v = -1;
-	FILE *f = fopen(file, "r");
-
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int sys_write(const char *file, const char *val)
-{
-	int fd = open(file, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
-/* The vms/<id> directory whose path reads @rel, or NULL. */
-static const char *vm_dir(const char *rel)
-{
-	static char dir[256];
-	char file[300], buf[512];
-	int id;
-
-	for (id = 0; id < 4096; id++) {
-		FILE *f;
-
-		snprintf(dir, sizeof(dir), SYS "/vms/%d", id);
-		snprintf(file, sizeof(file), "%s/path", dir);
-		f = fopen(file, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f)) {
-			buf[strcspn(buf, "\n")] = 0;
-			if (!strcmp(buf, rel)) {
-				fclose(f);
-				return dir;
-			}
-		}
-		fclose(f);
-	}
-	return NULL;
-}
-
-static long vm_long(const char *rel, const char *attr)
-{
-	const char *d = vm_dir(rel);
-	char file[300];
-
-	if (!d)
-		return -1;
-	snprintf(file, sizeof(file), "%s/%s", d, attr);
-	return sys_read_long(file);
 }
 
 static uint8_t pat(long off, unsigned int seed)

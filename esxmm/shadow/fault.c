@@ -24,6 +24,7 @@
 
 #include "esxmm.h"
 #include "range.h"
+#include "share/share.h"
 
 /*
  * Guest pages: zeroed (a page never carries another guest's bytes), not
@@ -88,22 +89,82 @@ static void uninstall_page(struct esxmm_vm *vm, pgoff_t ppn, struct page *page)
 	}
 }
 
+/*
+ * Break the share of a PPN that maps frame @f, whose page @fpage the caller
+ * has locked (the entry re-checked). The last sharer takes the frame's page
+ * over; any other gets a copy and its read-only PTE to the frame is zapped.
+ * Returns the PPN's private page, locked: @fpage itself, or a new page that
+ * carries a reference for the caller.
+ */
+static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_frame *f,
+			      struct page *fpage, int *errp)
+{
+	void *shared = esxmm_pmap_mk_shared(f);
+	struct page *copy, *last;
+	int err;
+
+	if (esxmm_share_take_if_alone(f)) {
+		/* The frame's reference on the page becomes the pmap's. */
+		err = esxmm_pmap_replace(&vm->pmap, ppn, shared, esxmm_pmap_mk_private(fpage));
+		WARN_ON_ONCE(err);
+		esxmm_share_free_frame(f);
+		atomic_long_dec(&vm->shared);
+		atomic_long_inc(&esxmm_share_stats.cow_breaks);
+		return fpage;
+	}
+
+	if (!esxmm_pool_charge(&esxmm_pool, 1)) {
+		*errp = -ENOSPC;
+		return NULL;
+	}
+	copy = alloc_page(ESXMM_GFP & ~__GFP_ZERO);
+	if (!copy) {
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	copy_highpage(copy, fpage);
+	__SetPageLocked(copy);
+	err = esxmm_pmap_replace(&vm->pmap, ppn, shared, esxmm_pmap_mk_private(copy));
+	if (WARN_ON_ONCE(err)) {
+		__ClearPageLocked(copy);
+		put_page(copy);
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+		*errp = -EIO;
+		return NULL;
+	}
+	/* Others may have left meanwhile: then the frame is ours to free. */
+	if (esxmm_share_unref(f, &last)) {
+		put_page(last);
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+	}
+	atomic_long_dec(&vm->shared);
+	atomic_long_inc(&esxmm_share_stats.cow_breaks);
+	esxmm_shadow_invalidate(vm, ppn, 1);
+	get_page(copy);		/* the caller's reference */
+	return copy;
+}
+
 /**
- * esxmm_shadow_get_page() - The private page backing a PPN, made if need be.
+ * esxmm_shadow_get_page() - The page backing a PPN, made if need be.
  * @vm: the guest.
  * @ppn: guest page number, below the file's size when the caller checked.
+ * @write: the caller will write: a shared PPN gets a private copy first.
  * @errp: error code when NULL is returned.
  *
- * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool.
+ * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool. A
+ * SHARED entry yields the frame's page when !@write (the caller must not
+ * write it: ->fault maps it read-only and ->page_mkwrite breaks the share).
  *
  * Return: the page, locked and with a reference for the caller; or NULL with
  * *@errp = -ENOSPC (pool exhausted), -ENOMEM (no host memory), -ENXIO (the
  * file shrank below @ppn meanwhile) or -EIO (an entry state this build does
  * not handle).
  */
-struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, int *errp)
+struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp)
 {
-	struct page *page;
+	struct esxmm_frame *frame;
+	struct page *page, *priv;
 	void *entry;
 	int err;
 
@@ -111,11 +172,23 @@ struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, int *errp)
 		page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
 		if (page) {
 			lock_page(page);
-			if (esxmm_pmap_load(&vm->pmap, ppn) == entry)
+			if (esxmm_pmap_load(&vm->pmap, ppn) != entry) {
+				unlock_page(page);
+				put_page(page);
+				continue;
+			}
+			frame = esxmm_pmap_to_frame(entry);
+			if (!frame || !write)
+				return page;
+			err = 0;
+			priv = break_cow(vm, ppn, frame, page, &err);
+			if (priv == page)
 				return page;
 			unlock_page(page);
 			put_page(page);
-			continue;
+			if (!priv)
+				*errp = err;
+			return priv;
 		}
 		switch (esxmm_pmap_state(entry)) {
 		case ESXMM_P_NONE:
@@ -150,6 +223,33 @@ struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, int *errp)
 	}
 }
 
+/**
+ * esxmm_shadow_unshare() - Give a shared PPN a private copy.
+ * @vm: the guest.
+ * @ppn: guest page number.
+ *
+ * Return: 0 (also when the PPN is not shared), -ENOSPC or -ENOMEM.
+ */
+int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn)
+{
+	struct page *page;
+	void *entry;
+	int err = 0;
+
+	page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
+	if (!page)
+		return 0;
+	put_page(page);
+	if (esxmm_pmap_state(entry) != ESXMM_P_SHARED)
+		return 0;
+	page = esxmm_shadow_get_page(vm, ppn, true, &err);
+	if (!page)
+		return err == -ENXIO ? 0 : err;
+	unlock_page(page);
+	put_page(page);
+	return 0;
+}
+
 static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
@@ -161,7 +261,7 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 	atomic_long_inc(&vm->faults);
 	if (vmf->pgoff >= esxmm_size_to_pages(i_size_read(inode)))
 		return VM_FAULT_SIGBUS;
-	page = esxmm_shadow_get_page(vm, vmf->pgoff, &err);
+	page = esxmm_shadow_get_page(vm, vmf->pgoff, false, &err);
 	if (page) {
 		vmf->page = page;
 		return VM_FAULT_LOCKED;
@@ -185,21 +285,47 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 /*
  * A write to a page mapped read-only. For a private page there is nothing
  * to do but say yes with the page locked (the core mm's own retry would look
- * at page->mapping, which esxmm pages do not have). If the pmap no longer
- * points at the page, a remover is about to zap its PTE: let the access
- * retry.
+ * at page->mapping, which esxmm pages do not have). For a shared one, break
+ * the share: the last sharer keeps the page and the write proceeds; any
+ * other gets a copy, its PTE is zapped and the access retries into ->fault.
+ * If the pmap no longer points at the page, a remover is about to zap its
+ * PTE: let the access retry.
  */
 static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct esxmm_vm *vm = esxmm_vm_of(file_inode(vmf->vma->vm_file));
-	struct page *page = vmf->page;
+	struct page *page = vmf->page, *found, *priv;
+	struct esxmm_frame *frame;
+	void *entry;
+	int err = 0;
 
+	found = esxmm_pmap_get_page(&vm->pmap, vmf->pgoff, &entry);
+	if (found)
+		put_page(found);	/* vmf->page holds the page */
+	if (found != page)
+		return VM_FAULT_NOPAGE;
 	lock_page(page);
-	if (esxmm_pmap_load(&vm->pmap, vmf->pgoff) != esxmm_pmap_mk_private(page)) {
+	if (esxmm_pmap_load(&vm->pmap, vmf->pgoff) != entry) {
 		unlock_page(page);
 		return VM_FAULT_NOPAGE;
 	}
-	return VM_FAULT_LOCKED;
+	frame = esxmm_pmap_to_frame(entry);
+	if (!frame)
+		return VM_FAULT_LOCKED;
+
+	priv = break_cow(vm, vmf->pgoff, frame, page, &err);
+	if (priv == page)
+		return VM_FAULT_LOCKED;
+	unlock_page(page);
+	if (!priv) {
+		pr_warn_ratelimited("cannot break a share (%d): SIGBUS to %s[%d] at page %lu of %pD\n",
+				    err, current->comm, task_pid_nr(current), vmf->pgoff,
+				    vmf->vma->vm_file);
+		return VM_FAULT_SIGBUS;
+	}
+	unlock_page(priv);
+	put_page(priv);
+	return VM_FAULT_NOPAGE;
 }
 
 const struct vm_operations_struct esxmm_vm_ops = {
@@ -207,19 +333,40 @@ const struct vm_operations_struct esxmm_vm_ops = {
 	.page_mkwrite	= esxmm_page_mkwrite,
 };
 
-/* Zap the batch's range, then drop the pmap references it carries. */
+/* Zap PPNs [start, end), then drop the page references the batch carries. */
 static void release_batch(struct esxmm_vm *vm, struct folio_batch *fbatch,
 			  pgoff_t start, pgoff_t end)
 {
 	unsigned int i, nr = folio_batch_count(fbatch);
 
-	if (!nr)
-		return;
-	esxmm_shadow_invalidate(vm, start, end - start);
+	if (end > start)
+		esxmm_shadow_invalidate(vm, start, end - start);
 	for (i = 0; i < nr; i++)
 		folio_put(fbatch->folios[i]);
-	esxmm_pool_uncharge(&esxmm_pool, nr);
+	if (nr)
+		esxmm_pool_uncharge(&esxmm_pool, nr);
 	folio_batch_init(fbatch);
+}
+
+/* Erase a resident entry under its page lock; returns the page to release. */
+static struct page *erase_resident(struct esxmm_vm *vm, pgoff_t index, void *entry,
+				   struct page *page, bool *erased)
+{
+	struct esxmm_frame *frame = esxmm_pmap_to_frame(entry);
+	struct page *last = NULL;
+
+	*erased = false;
+	if (esxmm_pmap_load(&vm->pmap, index) != entry ||
+	    esxmm_pmap_replace(&vm->pmap, index, entry, NULL))
+		return NULL;
+	*erased = true;
+	atomic_long_dec(&vm->resident);
+	if (!frame)
+		return page;	/* the pmap's reference */
+	atomic_long_dec(&vm->shared);
+	if (esxmm_share_unref(frame, &last))
+		return last;	/* the frame's reference */
+	return NULL;
 }
 
 /**
@@ -229,61 +376,53 @@ static void release_batch(struct esxmm_vm *vm, struct folio_batch *fbatch,
  * @end: one past the last PPN (ULONG_MAX: to the end).
  *
  * Used by truncate, hole punch and eviction, with the inode lock held or
- * the inode unreachable. Each entry is erased under its page lock, then the
- * range's mappings are zapped in batches, then the pages are released, so a
- * racing fault either installed its PTE before the erase (and the zap
+ * the inode unreachable. Each entry is erased under its page lock (a shared
+ * PPN drops its frame reference; the last one frees the frame), then the
+ * range's mappings are zapped in batches, then the pages are released, so
+ * a racing fault either installed its PTE before the erase (and the zap
  * removes it) or sees the erased entry.
  */
 void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 {
 	struct folio_batch fbatch;
-	pgoff_t bstart = 0, bend = 0;
+	pgoff_t zstart = 0, zend = 0;
 	unsigned long index = start;
-	struct page *page;
+	struct page *page, *release;
+	bool erased;
 	void *entry;
 
 	folio_batch_init(&fbatch);
 	while (index < end) {
-		page = NULL;
-		xa_lock(&vm->pmap.xa);
-		entry = xa_find(&vm->pmap.xa, &index, end - 1, XA_PRESENT);
-		page = esxmm_pmap_to_page(entry);
-		if (page)
-			get_page(page);
-		xa_unlock(&vm->pmap.xa);
+		page = esxmm_pmap_get_page_from(&vm->pmap, &index, end - 1, &entry);
 		if (!entry)
 			break;
 
 		if (page) {
 			lock_page(page);
-			if (!esxmm_pmap_replace(&vm->pmap, index, entry, NULL)) {
-				atomic_long_dec(&vm->resident);
-				if (!folio_batch_count(&fbatch))
-					bstart = index;
-				bend = index + 1;
-				/* The pmap's reference moves into the batch. */
-				if (!folio_batch_add(&fbatch, page_folio(page))) {
-					unlock_page(page);
-					put_page(page);
-					release_batch(vm, &fbatch, bstart, bend);
-					goto next;
-				}
-			}
+			release = erase_resident(vm, index, entry, page, &erased);
 			unlock_page(page);
 			put_page(page);
+			if (erased) {
+				if (zend == zstart)
+					zstart = index;
+				zend = index + 1;
+			}
+			if (release && !folio_batch_add(&fbatch, page_folio(release))) {
+				release_batch(vm, &fbatch, zstart, zend);
+				zstart = zend;
+			}
 		} else if (esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
 			esxmm_pmap_replace(&vm->pmap, index, entry, NULL);
 		} else {
 			pr_err_ratelimited("vm %u page %lu: cannot free %s entry\n", vm->id, index,
 					   esxmm_pstate_name(esxmm_pmap_state(entry)));
 		}
-next:
 		if (index == ULONG_MAX)
 			break;
 		index++;
 		cond_resched();
 	}
-	release_batch(vm, &fbatch, bstart, bend);
+	release_batch(vm, &fbatch, zstart, zend);
 }
 
 /**
@@ -294,7 +433,8 @@ next:
  *
  * Pages that are not resident already read as zeros and stay as they are.
  *
- * Return: 0, or -EIO for an entry state this build does not handle.
+ * Return: 0; -ENOSPC or -ENOMEM if a shared page could not get its own
+ * copy; -EIO for an entry state this build does not handle.
  */
 int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end)
 {
@@ -304,14 +444,20 @@ int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end)
 		unsigned int to = min_t(loff_t, PAGE_SIZE, end - ((loff_t)ppn << PAGE_SHIFT));
 		struct page *page;
 		void *entry;
+		int err = 0;
 
 		page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
 		if (page) {
-			lock_page(page);
-			if (esxmm_pmap_load(&vm->pmap, ppn) == entry)
-				zero_user_segment(page, from, to);
-			unlock_page(page);
 			put_page(page);
+			/* A shared page gets its own copy before it is changed. */
+			page = esxmm_shadow_get_page(vm, ppn, true, &err);
+			if (!page && err != -ENXIO)
+				return err;
+			if (page) {
+				zero_user_segment(page, from, to);
+				unlock_page(page);
+				put_page(page);
+			}
 		} else if (esxmm_pmap_state(entry) != ESXMM_P_NONE &&
 			   esxmm_pmap_state(entry) != ESXMM_P_BALLOONED) {
 			return -EIO;

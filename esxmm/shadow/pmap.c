@@ -8,6 +8,7 @@
 #include <linux/xarray.h>
 
 #include "pmap.h"
+#include "../share/frame.h"
 
 static const char * const pstate_names[ESXMM_P_NR_STATES] = {
 	[ESXMM_P_NONE]		= "none",
@@ -135,26 +136,51 @@ int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *ne
 }
 
 /**
- * esxmm_pmap_get_page() - Look up a PRIVATE entry and take a page reference.
+ * esxmm_pmap_get_page() - Look up the page backing a PPN and take a reference.
  * @pmap: the pmap.
  * @ppn: guest page number.
  * @entryp: where to store the entry found, whatever its state.
  *
- * The reference is taken under xa_lock, so the page cannot be freed between
- * the lookup and the get: whoever erases an entry drops the pmap's
- * reference only after its compare-and-exchange under the same lock.
+ * For a PRIVATE entry that is its page, for a SHARED one the frame's page.
+ * The reference is taken under xa_lock, so neither the page nor the frame
+ * can go between the lookup and the get: whoever erases or replaces an entry
+ * drops what it pointed at only after its compare-and-exchange under the
+ * same lock. To act on the page, the caller locks it and checks that the
+ * entry still is *@entryp (shadow/pmap.h); a frame is stable while its
+ * page is locked and an entry points at it.
  *
- * Return: the page with one more reference, or NULL if the entry is not a
- * private page (*@entryp tells which state it is in).
+ * Return: the page with one more reference, or NULL if the entry is not
+ * resident (*@entryp tells which state it is in).
  */
 struct page *esxmm_pmap_get_page(struct esxmm_pmap *pmap, pgoff_t ppn, void **entryp)
 {
+	unsigned long index = ppn;
+
+	return esxmm_pmap_get_page_from(pmap, &index, ppn, entryp);
+}
+
+/**
+ * esxmm_pmap_get_page_from() - esxmm_pmap_get_page() of the first entry in a range.
+ * @pmap: the pmap.
+ * @index: first PPN to look at; set to the PPN of the entry found.
+ * @max: last PPN to look at.
+ * @entryp: the entry found, NULL if there is none in [*@index, @max].
+ *
+ * Return: as esxmm_pmap_get_page().
+ */
+struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *index,
+				      unsigned long max, void **entryp)
+{
+	struct esxmm_frame *frame;
 	struct page *page;
 	void *entry;
 
 	xa_lock(&pmap->xa);
-	entry = xa_load(&pmap->xa, ppn);
+	entry = xa_find(&pmap->xa, index, max, XA_PRESENT);
 	page = esxmm_pmap_to_page(entry);
+	frame = esxmm_pmap_to_frame(entry);
+	if (frame)
+		page = frame->page;
 	if (page)
 		get_page(page);
 	xa_unlock(&pmap->xa);

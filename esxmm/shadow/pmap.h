@@ -113,5 +113,7 @@ void esxmm_pmap_destroy(struct esxmm_pmap *pmap);
 void *esxmm_pmap_load(struct esxmm_pmap *pmap, pgoff_t ppn);
 int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *new);
 struct page *esxmm_pmap_get_page(struct esxmm_pmap *pmap, pgoff_t ppn, void **entryp);
+struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *index,
+				      unsigned long max, void **entryp);
 
 #endif /* ESXMM_SHADOW_PMAP_H */
