@@ -8,6 +8,7 @@
 #include <linux/slab.h>
 
 #include "esxmm.h"
+#include "share/share.h"
 
 DEFINE_MUTEX(esxmm_vms_lock);
 LIST_HEAD(esxmm_vms);
@@ -62,6 +63,7 @@ void esxmm_vm_destroy(struct esxmm_vm *vm)
 
 	kobject_del(&vm->kobj);
 	esxmm_shadow_free_range(vm, 0, ULONG_MAX);
+	esxmm_share_forget_vm(vm);
 	WARN_ON_ONCE(atomic_long_read(&vm->resident));
 	vm->inode->i_private = NULL;
 	vm->inode = NULL;

@@ -106,7 +106,11 @@ static void frame_test_collision(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, esxmm_ftable_find(&t, 0xabc, 1, match_payload, &want)->hint, 1025ULL);
 	KUNIT_EXPECT_NOT_NULL(test, esxmm_ftable_find(&t, 0xabc, 1, match_shared, NULL));
 	KUNIT_EXPECT_EQ(test, t.nr_hints, 50UL);
-	KUNIT_EXPECT_EQ(test, esxmm_ftable_drain_hints(&t, no_free), 50UL);
+	want = 1007;
+	KUNIT_EXPECT_EQ(test, esxmm_ftable_drain_hints(&t, match_payload, &want, no_free), 1UL);
+	KUNIT_EXPECT_NULL(test, esxmm_ftable_find(&t, 0xabc, 1, match_payload, &want));
+	KUNIT_EXPECT_EQ(test, t.nr_hints, 49UL);
+	KUNIT_EXPECT_EQ(test, esxmm_ftable_drain_hints(&t, NULL, NULL, no_free), 49UL);
 	KUNIT_EXPECT_EQ(test, t.nr_hints, 0UL);
 	KUNIT_EXPECT_PTR_EQ(test, esxmm_ftable_find(&t, 0xabc, 1, NULL, NULL), y);
 	esxmm_ftable_remove(&t, x);

@@ -64,9 +64,12 @@ static double now(void)
 /* Byte @i of a page whose content is @tag: equal tags, equal pages. */
 static inline uint8_t tagbyte(uint32_t tag, long i)
 {
-	uint32_t x = (tag + 1) * 2654435761u ^ (uint32_t)i * 40503u;
+	uint32_t x = (tag + 1) * 2654435761u + (uint32_t)(i >> 2) * 40503u;
 
-	return (uint8_t)(x >> 11);
+	x ^= x >> 15;
+	x *= 2246822519u;
+	x ^= x >> 13;
+	return (uint8_t)(x >> (8 * (i & 3)));
 }
 
 static void fill_tag(uint8_t *p, uint32_t tag)

@@ -14,5 +14,6 @@ mount_esxmm
 "$ESXMM_TESTBIN/sharetest" "$MNT" "${SHARE_STRESS_SECS:-20}"
 
 [ "$(cat $ESXMM_SYSFS/share/pages_shared)" -eq 0 ] || fail "frames left after the test"
+[ "$(cat $ESXMM_SYSFS/share/pages_hinted)" -eq 0 ] || fail "hints of dead guests left behind"
 [ "$(cat $ESXMM_SYSFS/allocated_pages)" -eq "$alloc0" ] || fail "pages left allocated"
 log "share: all checks passed"

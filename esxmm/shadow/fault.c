@@ -25,6 +25,7 @@
 #include "esxmm.h"
 #include "range.h"
 #include "share/share.h"
+#include "trace.h"
 
 /*
  * Guest pages: zeroed (a page never carries another guest's bytes), not
@@ -110,6 +111,7 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 		esxmm_share_free_frame(f);
 		atomic_long_dec(&vm->shared);
 		atomic_long_inc(&esxmm_share_stats.cow_breaks);
+		trace_share_cow(vm->id, ppn, false);
 		return fpage;
 	}
 
@@ -140,6 +142,7 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 	}
 	atomic_long_dec(&vm->shared);
 	atomic_long_inc(&esxmm_share_stats.cow_breaks);
+	trace_share_cow(vm->id, ppn, true);
 	esxmm_shadow_invalidate(vm, ppn, 1);
 	get_page(copy);		/* the caller's reference */
 	return copy;

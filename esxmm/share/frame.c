@@ -165,13 +165,16 @@ bool esxmm_ftable_put(struct esxmm_ftable *t, struct esxmm_frame *f)
 }
 
 /**
- * esxmm_ftable_drain_hints() - Remove and free every hint.
+ * esxmm_ftable_drain_hints() - Remove and free hints.
  * @t: the table; the caller holds @t->lock.
+ * @match: NULL for every hint, else only hints it accepts.
+ * @arg: passed to @match.
  * @free_fn: frees one hint.
  *
  * Return: how many were removed.
  */
-unsigned long esxmm_ftable_drain_hints(struct esxmm_ftable *t, void (*free_fn)(struct esxmm_frame *))
+unsigned long esxmm_ftable_drain_hints(struct esxmm_ftable *t, esxmm_frame_match_t match,
+				       void *arg, void (*free_fn)(struct esxmm_frame *))
 {
 	unsigned long i, n = 0;
 	struct esxmm_frame **pp, *f;
@@ -180,7 +183,7 @@ unsigned long esxmm_ftable_drain_hints(struct esxmm_ftable *t, void (*free_fn)(s
 	for (i = 0; i < (1UL << t->bits); i++) {
 		pp = &t->buckets[i];
 		while ((f = *pp)) {
-			if (!esxmm_frame_is_hint(f)) {
+			if (!esxmm_frame_is_hint(f) || (match && !match(f, arg))) {
 				pp = &f->next;
 				continue;
 			}

@@ -41,6 +41,9 @@
 #include "range.h"
 #include "share.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 struct esxmm_ftable esxmm_frames;
 struct esxmm_share_stats esxmm_share_stats;
 
@@ -85,6 +88,11 @@ static bool pages_equal(struct page *a, struct page *b)
 	kunmap_local(pb);
 	kunmap_local(pa);
 	return eq;
+}
+
+static bool zero_hash_matches(u64 hash)
+{
+	return hash == zero_hash;
 }
 
 static bool frame_matches_page(const struct esxmm_frame *f, void *page)
@@ -197,6 +205,7 @@ static void remap_to_frame(struct esxmm_vm *vm, pgoff_t ppn, struct page *page,
 				     esxmm_pmap_mk_shared(f));
 
 	WARN_ON_ONCE(err);
+	trace_share_merge(vm->id, ppn, f->hash, READ_ONCE(f->count));
 	atomic_long_inc(&vm->shared);
 	if (f->hash == zero_hash)
 		atomic_long_inc(&esxmm_share_stats.zero_pages);
@@ -219,6 +228,8 @@ static void merge_into_shared(struct esxmm_vm *vm, pgoff_t ppn, struct page *pag
 	else if (esxmm_ftable_find(&esxmm_frames, hash, domain, frame_is_shared, NULL))
 		atomic_long_inc(&esxmm_share_stats.hash_collisions);
 	spin_unlock(&esxmm_frames.lock);
+	if (!f && !zero_hash_matches(hash))
+		trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_COLLISION);
 	if (f)
 		remap_to_frame(vm, ppn, page, f, true);
 }
@@ -287,6 +298,7 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 		unlock_page(hpage);
 		put_page(hpage);
 		atomic_long_inc(&esxmm_share_stats.hash_collisions);
+		trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_COLLISION);
 		spin_lock(&esxmm_frames.lock);
 		esxmm_ftable_insert(&esxmm_frames, h);
 		spin_unlock(&esxmm_frames.lock);
@@ -298,10 +310,12 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 	put_page(hpage);
 	merge_into_shared(vm, ppn, page, hash, domain);
 	atomic_long_inc(&esxmm_share_stats.hint_hits);
+	trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_HIT);
 	return;
 
 stale:
 	atomic_long_inc(&esxmm_share_stats.hint_stale);
+	trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_STALE);
 	insert_hint(h, hash, domain, vm, ppn);
 }
 
@@ -340,8 +354,10 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 
 	if (!f && !zero) {
 		spare = kmem_cache_alloc(frame_cache, GFP_KERNEL | __GFP_NOWARN);
-		if (spare)
+		if (spare) {
 			insert_hint(spare, hash, domain, vm, ppn);
+			trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_INSERTED);
+		}
 		goto out;
 	}
 
@@ -480,6 +496,25 @@ static void free_hint(struct esxmm_frame *f)
 	esxmm_share_free_frame(f);
 }
 
+static bool hint_of_vm(const struct esxmm_frame *f, void *vm)
+{
+	return esxmm_hint_vm(f->hint) == ((struct esxmm_vm *)vm)->id;
+}
+
+/**
+ * esxmm_share_forget_vm() - Drop every hint that points into a guest.
+ * @vm: a guest that dies or changes share domain.
+ *
+ * Hints are checked lazily when found, but a dead guest's would otherwise
+ * stay in the table until a page with the same contents came along.
+ */
+void esxmm_share_forget_vm(struct esxmm_vm *vm)
+{
+	spin_lock(&esxmm_frames.lock);
+	esxmm_ftable_drain_hints(&esxmm_frames, hint_of_vm, vm, free_hint);
+	spin_unlock(&esxmm_frames.lock);
+}
+
 /**
  * esxmm_share_set_run() - Start, stop, or stop and unshare everything.
  * @run: an enum esxmm_share_run value.
@@ -512,7 +547,7 @@ int esxmm_share_set_run(unsigned int run)
 	} else {
 		err = unshare_vms(NULL);
 		spin_lock(&esxmm_frames.lock);
-		esxmm_ftable_drain_hints(&esxmm_frames, free_hint);
+		esxmm_ftable_drain_hints(&esxmm_frames, NULL, NULL, free_hint);
 		spin_unlock(&esxmm_frames.lock);
 		if (!err)
 			WRITE_ONCE(share_run, ESXMM_SHARE_UNSHARE);
@@ -589,8 +624,10 @@ int esxmm_share_set_group(struct esxmm_vm *vm, u32 group)
 		goto out;
 	}
 	err = unshare_vms(vm);
-	if (!err)
+	if (!err) {
 		WRITE_ONCE(vm->share_group, group);
+		esxmm_share_forget_vm(vm);
+	}
 out:
 	mutex_unlock(&esxmm_vms_lock);
 	return err;
@@ -640,7 +677,7 @@ void esxmm_share_exit(void)
 {
 	kthread_stop(share_thread);
 	spin_lock(&esxmm_frames.lock);
-	esxmm_ftable_drain_hints(&esxmm_frames, free_hint);
+	esxmm_ftable_drain_hints(&esxmm_frames, NULL, NULL, free_hint);
 	spin_unlock(&esxmm_frames.lock);
 	esxmm_ftable_destroy(&esxmm_frames);
 	kmem_cache_destroy(frame_cache);

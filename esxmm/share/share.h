@@ -52,6 +52,7 @@ void esxmm_share_set_rate(unsigned int pages_to_scan, unsigned int sleep_ms);
 unsigned int esxmm_share_pages_to_scan(void);
 unsigned int esxmm_share_sleep_ms(void);
 int esxmm_share_set_group(struct esxmm_vm *vm, u32 group);
+void esxmm_share_forget_vm(struct esxmm_vm *vm);
 
 bool esxmm_share_take_if_alone(struct esxmm_frame *f);
 bool esxmm_share_unref(struct esxmm_frame *f, struct page **pagep);
