@@ -17,12 +17,34 @@
  * MMU notifier) is seen by the guest as zeroed pages instead of its stale
  * shadow/TDP mappings.  It prints one line per step and "KVM_VMM OK pages=N"
  * at the end; it exits 0 only if every step passed.
+ *
+ * Usage: kvm_vmm --share FILE SIZE_MIB [PATH_IN_MOUNT]
+ *
+ * Content-based sharing through KVM (FILE must be on esxmm, run as root).
+ * The host pwrite()s one and the same 4 KiB page into every page of FILE,
+ * the guest reads it all (so KVM maps the private pages), then the esxmm
+ * scanner runs (share/run=1, pages_to_scan=10000, sleep_millisecs=0) until
+ * /sys/kernel/esxmm/vms/<id>/shared_pages covers 99 % of FILE, and stops.
+ * The guest then writes (gpa ^ seed) over the first half: every first write
+ * to a page is a KVM write fault on a read-only shared page, i.e. a COW
+ * break in esxmm's ->page_mkwrite.  The guest and the host (pread and the
+ * host mapping) check that the first half holds the guest's bytes, the
+ * second half still the common page, and that cow_breaks and shared_pages
+ * moved by exactly the pages that left a share.  share/run=2 then unshares
+ * everything: shared_pages must be 0 with every byte intact, and a last
+ * guest write over all of FILE must be seen by the host.  The vms/<id>
+ * directory is the one whose `path` reads PATH_IN_MOUNT (default: FILE's
+ * path below its mount point).  pages_to_scan and sleep_millisecs are
+ * restored and run is set to 0 on exit, also on failure.  It prints one
+ * line per step and "KVM_SHARE OK pages=N merged=M cow=C" at the end.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -106,11 +128,36 @@ asm(
 	"	hlt\n"
 	"	jmp	5b\n"
 	"guest_code_end:\n"
+	/*
+	 * --share only (copied after guest_code_end, so the default mode's
+	 * code stays as it was). verify_common(): %eax = number of dwords
+	 * != seed ^ (gpa & 0xffc), i.e. the common page of share_fill().
+	 */
+	"guest_verify_common:\n"
+	"	xor	%edi, %edi\n"
+	"	test	%ecx, %ecx\n"
+	"	jz	8f\n"
+	"6:	mov	%eax, %ebx\n"
+	"	and	$0xffc, %ebx\n"
+	"	xor	%edx, %ebx\n"
+	"	cmp	%ebx, (%eax)\n"
+	"	je	7f\n"
+	"	inc	%edi\n"
+	"7:	add	$4, %eax\n"
+	"	dec	%ecx\n"
+	"	jnz	6b\n"
+	"8:	mov	%edi, %eax\n"
+	"	mov	$" __stringify(PORT_VERIFY) ", %dx\n"
+	"	out	%eax, %dx\n"
+	"	hlt\n"
+	"	jmp	8b\n"
+	"guest_share_code_end:\n"
 	".code64\n"
 	".popsection\n");
 
 extern const unsigned char guest_code_start[], guest_code_end[];
 extern const unsigned char guest_write[], guest_verify[];
+extern const unsigned char guest_verify_common[], guest_share_code_end[];
 
 struct vmm {
 	int kvm_fd;
@@ -127,6 +174,7 @@ struct vmm {
 };
 
 static const char *progname = "kvm_vmm";
+static const char *verdict = "KVM_VMM";	/* "KVM_SHARE" in --share mode */
 static volatile sig_atomic_t timed_out;
 
 static void die(const char *fmt, ...)
@@ -138,7 +186,7 @@ static void die(const char *fmt, ...)
 	printf("%s: FAIL: ", progname);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf("\nKVM_VMM FAIL\n");
+	printf("\n%s FAIL\n", verdict);
 	exit(1);
 }
 
@@ -487,6 +535,538 @@ static void step_done(struct vmm *v, const char *name, unsigned long exits,
 	v->guest_ms = 0;
 }
 
+/* ---- --share: content-based sharing through KVM --------------------------- */
+
+#define SHARE_SYSFS		"/sys/kernel/esxmm"
+#define SHARE_DIR		SHARE_SYSFS "/share"
+/* Bit 31 clear: no dword of the common page equals a gpa ^ SEEDn. */
+#define SHARE_VALUE		0x2545f491U
+#define SHARE_PAGES_TO_SCAN	"10000"
+#define SHARE_SLEEP_MS		"0"
+#define SHARE_MERGE_TIMEOUT_SEC	120
+#define SHARE_SETTLE_SEC	10	/* after 99 %: wait this long for 100 % */
+#define SHARE_PROGRESS_MS	2000
+
+/* Dword at byte @off (of any page) of the common page. */
+static inline uint32_t common_dword(uint64_t off)
+{
+	return SHARE_VALUE ^ ((uint32_t)off & 0xffc);
+}
+
+static const char *const share_counters[] = {
+	"pages_shared", "pages_sharing", "pages_hinted", "hint_hits",
+	"hint_stale", "zero_pages", "cow_breaks", "hash_collisions",
+	"pages_scanned", "pinned_skips", "frame_bytes",
+};
+#define NR_SHARE_COUNTERS (sizeof(share_counters) / sizeof(share_counters[0]))
+enum { C_SHARED, C_SHARING, C_HINTED, C_HINT_HITS, C_HINT_STALE, C_ZERO,
+       C_COW, C_COLL, C_SCANNED, C_PINNED, C_FRAME_BYTES };
+
+struct share_snap {
+	unsigned long c[NR_SHARE_COUNTERS];
+};
+
+static char share_vmdir[PATH_MAX];
+static bool share_saved;
+static char saved_pages_to_scan[32], saved_sleep_ms[32];
+
+static int sysfs_read_str(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return 0;
+}
+
+static int sysfs_write_str(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, len);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned long sysfs_ulong(const char *dir, const char *name)
+{
+	char path[PATH_MAX], buf[64], *end;
+	unsigned long val;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (sysfs_read_str(path, buf, sizeof(buf)) < 0)
+		die("read %s: %s", path, strerror(errno));
+	errno = 0;
+	val = strtoul(buf, &end, 10);
+	if (errno || end == buf || *end)
+		die("%s reads '%s', not a count", path, buf);
+	return val;
+}
+
+static void sysfs_set(const char *dir, const char *name, const char *val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (sysfs_write_str(path, val) < 0)
+		die("echo %s > %s: %s", val, path, strerror(errno));
+}
+
+static void share_snap(struct share_snap *s)
+{
+	size_t i;
+
+	for (i = 0; i < NR_SHARE_COUNTERS; i++)
+		s->c[i] = sysfs_ulong(SHARE_DIR, share_counters[i]);
+}
+
+static void share_print_snap(const char *when, const struct share_snap *s)
+{
+	size_t i;
+
+	printf("share: %s:", when);
+	for (i = 0; i < NR_SHARE_COUNTERS; i++)
+		printf(" %s=%lu", share_counters[i], s->c[i]);
+	putchar('\n');
+}
+
+/* atexit: put the scanner back as it was (run=0), also after die(). */
+static void share_restore(void)
+{
+	int bad = 0;
+
+	if (!share_saved)
+		return;
+	share_saved = false;
+	bad |= sysfs_write_str(SHARE_DIR "/run", "0");
+	bad |= sysfs_write_str(SHARE_DIR "/pages_to_scan", saved_pages_to_scan);
+	bad |= sysfs_write_str(SHARE_DIR "/sleep_millisecs", saved_sleep_ms);
+	printf("share: restored run=0 pages_to_scan=%s sleep_millisecs=%s%s\n",
+	       saved_pages_to_scan, saved_sleep_ms,
+	       bad ? " (a write FAILED)" : "");
+}
+
+/* FILE's path below its mount point, as vms/<id>/path shows it. */
+static void path_in_mount(const char *file, char *out, size_t outlen)
+{
+	char real[PATH_MAX], cur[PATH_MAX], parent[PATH_MAX], *slash;
+	struct stat st, pst;
+	size_t root_len;
+
+	if (!realpath(file, real))
+		die("realpath %s: %s", file, strerror(errno));
+	if (stat(real, &st) < 0)
+		die("stat %s: %s", real, strerror(errno));
+	snprintf(cur, sizeof(cur), "%s", real);
+	for (;;) {
+		snprintf(parent, sizeof(parent), "%s", cur);
+		slash = strrchr(parent, '/');
+		if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(parent, &pst) < 0)
+			die("stat %s: %s", parent, strerror(errno));
+		if (pst.st_dev != st.st_dev)
+			break;			/* cur is the mount's root */
+		if (!strcmp(parent, "/")) {
+			snprintf(cur, sizeof(cur), "/");
+			break;
+		}
+		snprintf(cur, sizeof(cur), "%s", parent);
+	}
+	root_len = strcmp(cur, "/") ? strlen(cur) : 0;
+	if (!real[root_len])
+		die("%s is the root of its mount, not a file in it", file);
+	snprintf(out, outlen, "%s", real + root_len);
+}
+
+/* The vms/<id> whose path reads @rel; exactly one may. */
+static void find_vm_dir(const char *rel)
+{
+	char path[PATH_MAX], buf[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d = opendir(SHARE_SYSFS "/vms");
+
+	if (!d)
+		die("opendir %s/vms: %s (is esxmm.ko loaded?)", SHARE_SYSFS,
+		    strerror(errno));
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/vms/%s/path", SHARE_SYSFS,
+			 de->d_name);
+		if (sysfs_read_str(path, buf, sizeof(buf)) < 0 || strcmp(buf, rel))
+			continue;
+		if (found++)
+			die("both %s and %s/vms/%s have path %s (a leftover VM?)",
+			    share_vmdir, SHARE_SYSFS, de->d_name, rel);
+		snprintf(share_vmdir, sizeof(share_vmdir), "%s/vms/%s",
+			 SHARE_SYSFS, de->d_name);
+	}
+	closedir(d);
+	if (!found)
+		die("no %s/vms/*/path reads %s (FILE not on esxmm?)", SHARE_SYSFS,
+		    rel);
+}
+
+static void fill_common(uint32_t *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len / 4; i++)
+		buf[i] = common_dword(i * 4);
+}
+
+/*
+ * Compare pages [@first, @first + @n) with the guest's @seed pattern (or the
+ * common page when @common), through pread() and through the host mapping.
+ */
+static void share_check(struct vmm *v, size_t first, size_t n, bool common,
+			uint32_t seed, const char *step)
+{
+	uint32_t *want = malloc(IO_CHUNK), *got = malloc(IO_CHUNK);
+	size_t off = first * PAGE_SZ, end = (first + n) * PAGE_SZ, pos, len, i;
+	const uint32_t *m;
+	ssize_t r;
+
+	if (!want || !got)
+		die("out of memory");
+	for (pos = off; pos < end; pos += len) {
+		len = end - pos < IO_CHUNK ? end - pos : IO_CHUNK;
+		if (common)
+			fill_common(want, len);
+		else
+			fill_pattern(want, len, pos, seed);
+		r = pread(v->file_fd, got, len, pos);
+		if (r < 0)
+			die("%s: pread at %zu: %s", step, pos, strerror(errno));
+		if ((size_t)r != len)
+			die("%s: short pread at %zu: %zd of %zu", step, pos, r,
+			    len);
+		if (memcmp(want, got, len)) {
+			for (i = 0; i < len / 4 && want[i] == got[i]; i++)
+				;
+			die("%s: pread: page %zu offset 0x%zx holds 0x%08x, want 0x%08x (%s)",
+			    step, (pos + i * 4) / PAGE_SZ, (pos + i * 4) % PAGE_SZ,
+			    got[i], want[i], common ? "common page" : "guest pattern");
+		}
+		m = (const uint32_t *)(v->ram + pos);
+		if (memcmp(want, m, len)) {
+			for (i = 0; i < len / 4 && want[i] == m[i]; i++)
+				;
+			die("%s: host mapping: page %zu offset 0x%zx holds 0x%08x, want 0x%08x (%s)",
+			    step, (pos + i * 4) / PAGE_SZ, (pos + i * 4) % PAGE_SZ,
+			    m[i], want[i], common ? "common page" : "guest pattern");
+		}
+	}
+	free(want);
+	free(got);
+}
+
+static void share_pwrite_common(struct vmm *v)
+{
+	uint32_t *buf = malloc(IO_CHUNK);
+	size_t pos, n;
+	ssize_t r;
+
+	if (!buf)
+		die("out of memory");
+	fill_common(buf, IO_CHUNK);	/* IO_CHUNK is a multiple of the page */
+	for (pos = 0; pos < v->ram_size; pos += n) {
+		n = v->ram_size - pos < IO_CHUNK ? v->ram_size - pos : IO_CHUNK;
+		r = pwrite(v->file_fd, buf, n, pos);
+		if (r < 0)
+			die("pwrite at %zu: %s", pos, strerror(errno));
+		if ((size_t)r != n)
+			die("short pwrite at %zu: %zd of %zu", pos, r, n);
+	}
+	free(buf);
+}
+
+static unsigned long vm_ulong(const char *name)
+{
+	return sysfs_ulong(share_vmdir, name);
+}
+
+static void share_guest_verify(struct vmm *v, bool common, size_t first,
+			       size_t n, uint32_t seed, const char *step,
+			       unsigned long *exits)
+{
+	unsigned long e;
+	uint32_t mism;
+
+	mism = run_guest(v, common ? guest_verify_common : guest_verify,
+			 RAM_GPA + first * PAGE_SZ, n * DWORDS_PER_PAGE,
+			 common ? SHARE_VALUE : seed, PORT_VERIFY, &e);
+	*exits += e;
+	if (mism)
+		die("%s: guest verify of pages %zu..%zu against the %s: %u mismatched dwords, want 0",
+		    step, first, first + n - 1,
+		    common ? "common page" : "guest pattern", mism);
+}
+
+/* Wait until vms/<id>/shared_pages stops changing (a batch may finish a merge). */
+static unsigned long share_settled(void)
+{
+	unsigned long a = vm_ulong("shared_pages"), b;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		usleep(200000);
+		b = vm_ulong("shared_pages");
+		if (a == b)
+			return b;
+		a = b;
+	}
+	die("shared_pages still changing 10 s after run=0 (now %lu)", a);
+	return a;
+}
+
+static int share_main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct vmm v = { 0 };
+	struct share_snap s0, s1, s2, s3;
+	unsigned long size_mib, pages, half, need, shared, merged, shared_after;
+	unsigned long cow, exits, lower;
+	size_t base_len = guest_code_end - guest_code_start;
+	size_t ext_len = guest_share_code_end - guest_code_end;
+	char rel[PATH_MAX], buf[64];
+	double t0, t_all, tm, last, t_settle;
+	char *end;
+
+	verdict = "KVM_SHARE";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s --share FILE SIZE_MIB [PATH_IN_MOUNT]\n",
+			progname);
+		return 2;
+	}
+	errno = 0;
+	size_mib = strtoul(argv[3], &end, 0);
+	if (errno || *end || !size_mib || size_mib > MAX_SIZE_MIB) {
+		fprintf(stderr, "%s: SIZE_MIB must be 1..%lu\n", progname,
+			MAX_SIZE_MIB);
+		return 2;
+	}
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		die_errno("sigaction");
+
+	t_all = now_ms();
+	setup_file(&v, argv[2], size_mib << 20);
+	if (argc == 5)
+		snprintf(rel, sizeof(rel), "%s", argv[4]);
+	else
+		path_in_mount(argv[2], rel, sizeof(rel));
+	find_vm_dir(rel);
+	setup_vm(&v);
+	if (CODE_OFFSET + base_len + ext_len > CODE_SIZE)
+		die("guest code does not fit in slot 0");
+	memcpy(v.code + CODE_OFFSET + base_len, guest_code_end, ext_len);
+	pages = v.ram_size / PAGE_SZ;
+	half = pages / 2;
+	if (!half)
+		die("SIZE_MIB gives %lu pages, need at least 2", pages);
+	need = (pages * 99 + 99) / 100;
+	printf("kvm_share: file=%s (%s) vm=%s size=%lu MiB pages=%lu share_group=%lu ram_gpa=0x%lx common page=0x%08x^offset\n",
+	       argv[2], rel, share_vmdir, size_mib, pages,
+	       vm_ulong("share_group"), RAM_GPA, SHARE_VALUE);
+
+	/* a: the same page everywhere, written through the file */
+	t0 = now_ms();
+	share_pwrite_common(&v);
+	share_check(&v, 0, pages, true, 0, "a");
+	if (vm_ulong("size_pages") != pages || vm_ulong("resident_pages") != pages)
+		die("a: size_pages=%lu resident_pages=%lu, want %lu and %lu",
+		    vm_ulong("size_pages"), vm_ulong("resident_pages"), pages,
+		    pages);
+	if (vm_ulong("shared_pages"))
+		die("a: shared_pages=%lu before the scanner ran, want 0",
+		    vm_ulong("shared_pages"));
+	step_done(&v, "a host pwrite common page, pread+mmap check", 0, t0);
+
+	/* b: the guest reads it all: KVM now maps the private pages */
+	t0 = now_ms();
+	exits = 0;
+	share_guest_verify(&v, true, 0, pages, 0, "b", &exits);
+	step_done(&v, "b guest verify_common all pages, 0 mismatches", exits, t0);
+
+	/* c: merge; every merge zaps the host's and KVM's mappings first */
+	t0 = now_ms();
+	if (sysfs_read_str(SHARE_DIR "/pages_to_scan", saved_pages_to_scan,
+			   sizeof(saved_pages_to_scan)) < 0 ||
+	    sysfs_read_str(SHARE_DIR "/sleep_millisecs", saved_sleep_ms,
+			   sizeof(saved_sleep_ms)) < 0 ||
+	    sysfs_read_str(SHARE_DIR "/run", buf, sizeof(buf)) < 0)
+		die("read %s tunables: %s", SHARE_DIR, strerror(errno));
+	share_saved = true;
+	if (atexit(share_restore))
+		die("atexit failed");
+	printf("share: saved run=%s pages_to_scan=%s sleep_millisecs=%s\n", buf,
+	       saved_pages_to_scan, saved_sleep_ms);
+	share_snap(&s0);
+	share_print_snap("before", &s0);
+	sysfs_set(SHARE_DIR, "pages_to_scan", SHARE_PAGES_TO_SCAN);
+	sysfs_set(SHARE_DIR, "sleep_millisecs", SHARE_SLEEP_MS);
+	sysfs_set(SHARE_DIR, "run", "1");
+	tm = now_ms();
+	last = -SHARE_PROGRESS_MS;
+	for (;;) {
+		double el = now_ms() - tm;
+
+		shared = vm_ulong("shared_pages");
+		if (shared >= need || el - last >= SHARE_PROGRESS_MS ||
+		    el >= SHARE_MERGE_TIMEOUT_SEC * 1e3) {
+			printf("share: t=%.1fs shared_pages=%lu/%lu (need %lu) pages_scanned=+%lu pages_shared=%lu pages_sharing=%lu pinned_skips=+%lu\n",
+			       el / 1e3, shared, pages, need,
+			       sysfs_ulong(SHARE_DIR, "pages_scanned") - s0.c[C_SCANNED],
+			       sysfs_ulong(SHARE_DIR, "pages_shared"),
+			       sysfs_ulong(SHARE_DIR, "pages_sharing"),
+			       sysfs_ulong(SHARE_DIR, "pinned_skips") - s0.c[C_PINNED]);
+			last = el;
+		}
+		if (shared >= need)
+			break;
+		if (el >= SHARE_MERGE_TIMEOUT_SEC * 1e3)
+			die("c: shared_pages=%lu of %lu after %d s, want >= %lu (99 %%)",
+			    shared, pages, SHARE_MERGE_TIMEOUT_SEC, need);
+		usleep(100000);
+	}
+	printf("share: 99 %% merged after %.1f s\n", (now_ms() - tm) / 1e3);
+	/* The last 1 %: a batch or two more; not required. */
+	t_settle = now_ms();
+	while (shared < pages && now_ms() - t_settle < SHARE_SETTLE_SEC * 1e3) {
+		usleep(100000);
+		shared = vm_ulong("shared_pages");
+	}
+	sysfs_set(SHARE_DIR, "run", "0");
+	merged = share_settled();
+	share_snap(&s1);
+	share_print_snap("merged, run=0", &s1);
+	printf("share: merged=%lu of %lu pages after %.1f s%s\n", merged, pages,
+	       (now_ms() - tm) / 1e3,
+	       merged == pages ? "" : " (not all: the rest stays private)");
+	if (merged < need)
+		die("c: shared_pages=%lu after run=0, want >= %lu", merged, need);
+	if (merged > pages)
+		die("c: shared_pages=%lu > size %lu", merged, pages);
+	if (s1.c[C_SHARED] <= s0.c[C_SHARED])
+		die("c: pages_shared=%lu did not grow (was %lu) though %lu pages are shared",
+		    s1.c[C_SHARED], s0.c[C_SHARED], merged);
+	if (s1.c[C_SHARED] - s0.c[C_SHARED] != 1)
+		printf("share: note: %lu new shared frames for one page content, expected 1\n",
+		       s1.c[C_SHARED] - s0.c[C_SHARED]);
+	if (s1.c[C_COW] != s0.c[C_COW])
+		die("c: cow_breaks moved %lu -> %lu while nobody wrote",
+		    s0.c[C_COW], s1.c[C_COW]);
+	if (vm_ulong("resident_pages") != pages)
+		die("c: resident_pages=%lu, want %lu", vm_ulong("resident_pages"),
+		    pages);
+	share_check(&v, 0, pages, true, 0, "c");
+	step_done(&v, "c scanner merged, run=0, pread+mmap check", 0, t0);
+
+	/* d: guest writes the first half: a KVM write fault on each shared page */
+	t0 = now_ms();
+	exits = 0;
+	run_guest(&v, guest_write, RAM_GPA, half * DWORDS_PER_PAGE, SEED1,
+		  PORT_WRITE_DONE, &exits);
+	share_guest_verify(&v, false, 0, half, SEED1, "d", &exits);
+	share_check(&v, 0, half, false, SEED1, "d first half");
+	share_check(&v, half, pages - half, true, 0, "d second half");
+	share_snap(&s2);
+	share_print_snap("after guest write of the first half", &s2);
+	shared_after = vm_ulong("shared_pages");
+	cow = s2.c[C_COW] - s1.c[C_COW];
+	/* pages of the first half that were shared: all but the unmerged ones */
+	lower = half > pages - merged ? half - (pages - merged) : 0;
+	printf("share: d: wrote %lu pages, cow_breaks +%lu, shared_pages %lu -> %lu\n",
+	       half, cow, merged, shared_after);
+	if (cow < lower)
+		die("d: cow_breaks rose by %lu, want >= %lu (the guest wrote %lu pages, %lu of them unmerged at most)",
+		    cow, lower, half, pages - merged);
+	if (merged - shared_after != cow)
+		die("d: shared_pages fell by %lu (%lu -> %lu), cow_breaks rose by %lu: each COW break must unshare one PPN",
+		    merged - shared_after, merged, shared_after, cow);
+	if (shared_after > pages - half)
+		die("d: shared_pages=%lu, but only the %lu pages of the second half can still be shared",
+		    shared_after, pages - half);
+	if (vm_ulong("resident_pages") != pages)
+		die("d: resident_pages=%lu, want %lu", vm_ulong("resident_pages"),
+		    pages);
+	step_done(&v, "d guest write first half, guest+pread+mmap check, COW counted", exits, t0);
+
+	/* e: the guest reads the second half, still shared */
+	t0 = now_ms();
+	exits = 0;
+	share_guest_verify(&v, true, half, pages - half, 0, "e", &exits);
+	if (vm_ulong("shared_pages") != shared_after)
+		die("e: shared_pages %lu -> %lu from guest reads",
+		    shared_after, vm_ulong("shared_pages"));
+	step_done(&v, "e guest verify_common second half, 0 mismatches", exits, t0);
+
+	/* f: unshare everything */
+	t0 = now_ms();
+	sysfs_set(SHARE_DIR, "run", "2");
+	if (vm_ulong("shared_pages"))
+		die("f: shared_pages=%lu after run=2, want 0",
+		    vm_ulong("shared_pages"));
+	share_snap(&s3);
+	share_print_snap("after run=2", &s3);
+	if (s3.c[C_SHARED] > s0.c[C_SHARED] || s3.c[C_SHARING] > s0.c[C_SHARING])
+		die("f: pages_shared=%lu pages_sharing=%lu after run=2, were %lu and %lu before the merge",
+		    s3.c[C_SHARED], s3.c[C_SHARING], s0.c[C_SHARED],
+		    s0.c[C_SHARING]);
+	if (vm_ulong("resident_pages") != pages)
+		die("f: resident_pages=%lu, want %lu", vm_ulong("resident_pages"),
+		    pages);
+	share_check(&v, 0, half, false, SEED1, "f first half");
+	share_check(&v, half, pages - half, true, 0, "f second half");
+	exits = 0;
+	share_guest_verify(&v, false, 0, half, SEED1, "f", &exits);
+	share_guest_verify(&v, true, half, pages - half, 0, "f", &exits);
+	step_done(&v, "f run=2 unshare all, shared_pages 0, guest+pread+mmap check", exits, t0);
+
+	/* g: every page is private again: guest writes all of it, host sees it */
+	t0 = now_ms();
+	run_guest(&v, guest_write, RAM_GPA, pages * DWORDS_PER_PAGE, SEED2,
+		  PORT_WRITE_DONE, &exits);
+	share_check(&v, 0, pages, false, SEED2, "g");
+	if (vm_ulong("shared_pages"))
+		die("g: shared_pages=%lu, want 0", vm_ulong("shared_pages"));
+	step_done(&v, "g guest write seed2 all pages, pread+mmap check", exits, t0);
+
+	share_restore();
+	printf("kvm_share: total kvm_run exits=%lu, %.1f ms\n", v.exits,
+	       now_ms() - t_all);
+	printf("KVM_SHARE OK pages=%lu merged=%lu cow=%lu\n", pages, merged, cow);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -499,6 +1079,8 @@ int main(int argc, char **argv)
 
 	if (argc > 0 && argv[0])
 		progname = argv[0];
+	if (argc >= 2 && !strcmp(argv[1], "--share"))
+		return share_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s FILE SIZE_MIB\n", progname);

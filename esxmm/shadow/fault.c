@@ -98,7 +98,7 @@ static void uninstall_page(struct esxmm_vm *vm, pgoff_t ppn, struct page *page)
  * carries a reference for the caller.
  */
 static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_frame *f,
-			      struct page *fpage, int *errp)
+			      struct page *fpage, bool by_write, int *errp)
 {
 	void *shared = esxmm_pmap_mk_shared(f);
 	struct page *copy, *last;
@@ -110,7 +110,8 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 		WARN_ON_ONCE(err);
 		esxmm_share_free_frame(f);
 		atomic_long_dec(&vm->shared);
-		atomic_long_inc(&esxmm_share_stats.cow_breaks);
+		if (by_write)
+			atomic_long_inc(&esxmm_share_stats.cow_breaks);
 		trace_share_cow(vm->id, ppn, false);
 		return fpage;
 	}
@@ -141,30 +142,17 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 		esxmm_pool_uncharge(&esxmm_pool, 1);
 	}
 	atomic_long_dec(&vm->shared);
-	atomic_long_inc(&esxmm_share_stats.cow_breaks);
+	if (by_write)
+		atomic_long_inc(&esxmm_share_stats.cow_breaks);
 	trace_share_cow(vm->id, ppn, true);
 	esxmm_shadow_invalidate(vm, ppn, 1);
 	get_page(copy);		/* the caller's reference */
 	return copy;
 }
 
-/**
- * esxmm_shadow_get_page() - The page backing a PPN, made if need be.
- * @vm: the guest.
- * @ppn: guest page number, below the file's size when the caller checked.
- * @write: the caller will write: a shared PPN gets a private copy first.
- * @errp: error code when NULL is returned.
- *
- * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool. A
- * SHARED entry yields the frame's page when !@write (the caller must not
- * write it: ->fault maps it read-only and ->page_mkwrite breaks the share).
- *
- * Return: the page, locked and with a reference for the caller; or NULL with
- * *@errp = -ENOSPC (pool exhausted), -ENOMEM (no host memory), -ENXIO (the
- * file shrank below @ppn meanwhile) or -EIO (an entry state this build does
- * not handle).
- */
-struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp)
+/* esxmm_shadow_get_page(); @by_write says whether a broken share counts as a COW. */
+static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write,
+				    bool by_write, int *errp)
 {
 	struct esxmm_frame *frame;
 	struct page *page, *priv;
@@ -184,7 +172,7 @@ struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write,
 			if (!frame || !write)
 				return page;
 			err = 0;
-			priv = break_cow(vm, ppn, frame, page, &err);
+			priv = break_cow(vm, ppn, frame, page, by_write, &err);
 			if (priv == page)
 				return page;
 			unlock_page(page);
@@ -227,6 +215,27 @@ struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write,
 }
 
 /**
+ * esxmm_shadow_get_page() - The page backing a PPN, made if need be.
+ * @vm: the guest.
+ * @ppn: guest page number, below the file's size when the caller checked.
+ * @write: the caller will write: a shared PPN gets a private copy first.
+ * @errp: error code when NULL is returned.
+ *
+ * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool. A
+ * SHARED entry yields the frame's page when !@write (the caller must not
+ * write it: ->fault maps it read-only and ->page_mkwrite breaks the share).
+ *
+ * Return: the page, locked and with a reference for the caller; or NULL with
+ * *@errp = -ENOSPC (pool exhausted), -ENOMEM (no host memory), -ENXIO (the
+ * file shrank below @ppn meanwhile) or -EIO (an entry state this build does
+ * not handle).
+ */
+struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp)
+{
+	return get_page_locked(vm, ppn, write, true, errp);
+}
+
+/**
  * esxmm_shadow_unshare() - Give a shared PPN a private copy.
  * @vm: the guest.
  * @ppn: guest page number.
@@ -245,7 +254,7 @@ int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn)
 	put_page(page);
 	if (esxmm_pmap_state(entry) != ESXMM_P_SHARED)
 		return 0;
-	page = esxmm_shadow_get_page(vm, ppn, true, &err);
+	page = get_page_locked(vm, ppn, true, false, &err);
 	if (!page)
 		return err == -ENXIO ? 0 : err;
 	unlock_page(page);
@@ -316,7 +325,7 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 	if (!frame)
 		return VM_FAULT_LOCKED;
 
-	priv = break_cow(vm, vmf->pgoff, frame, page, &err);
+	priv = break_cow(vm, vmf->pgoff, frame, page, true, &err);
 	if (priv == page)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
