@@ -31,6 +31,12 @@
  * @faults: ->fault calls on the file's mappings.
  * @share_group: 0: shares only within itself; else with guests of the same
  *	group. Written under esxmm_vms_lock, read with READ_ONCE().
+ * @scan_pos: the share scanner's place in its current pass over the guest:
+ *	PPNs are visited in the order pos, pos + stride, ... (mod size), a
+ *	permutation that is new each pass. Scanner only (esxmm_vms_lock).
+ * @scan_stride: see @scan_pos; coprime with @scan_size.
+ * @scan_left: visits left in the pass.
+ * @scan_size: the guest's size when the pass began.
  */
 struct esxmm_vm {
 	struct kobject kobj;
@@ -42,6 +48,10 @@ struct esxmm_vm {
 	atomic_long_t shared;
 	atomic_long_t faults;
 	u32 share_group;
+	unsigned long scan_pos;
+	unsigned long scan_stride;
+	unsigned long scan_left;
+	unsigned long scan_size;
 };
 
 /* The machine pool, one per host. */

@@ -13,6 +13,10 @@
  *    written meanwhile only makes a stale hint), so only a real merge pays
  *    for a zap and the KVM TLB flush that comes with it.
  *
+ * Each guest is visited in a random order that changes every pass (a
+ * random start and a random stride coprime to its size), so one pass sees
+ * every page once.
+ *
  * A page full of zeros needs no hint to be matched: its contents are known,
  * so the first one becomes a shared frame of its own at once.
  *
@@ -27,6 +31,7 @@
  * page (a hinted one) is only ever trylocked.
  */
 #include <linux/freezer.h>
+#include <linux/gcd.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -262,6 +267,14 @@ static void insert_hint(struct esxmm_frame *f, u64 hash, u32 domain, struct esxm
 	spin_unlock(&esxmm_frames.lock);
 }
 
+/* Put a hint we took out of the table back as it was. */
+static void reinsert(struct esxmm_frame *h)
+{
+	spin_lock(&esxmm_frames.lock);
+	esxmm_ftable_insert(&esxmm_frames, h);
+	spin_unlock(&esxmm_frames.lock);
+}
+
 /*
  * Hint @h (out of the table, ours) matched candidate @page (frozen) of
  * @vm at @ppn. Check the hinted page and promote, or move the hint.
@@ -284,9 +297,7 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 	if (!freeze_page(hvm, hppn, hentry, hpage, true)) {
 		put_page(hpage);
 		/* Busy or pinned: keep the hint for another time. */
-		spin_lock(&esxmm_frames.lock);
-		esxmm_ftable_insert(&esxmm_frames, h);
-		spin_unlock(&esxmm_frames.lock);
+		reinsert(h);
 		return;
 	}
 	if (esxmm_share_hash_page(hpage) != hash) {
@@ -299,9 +310,7 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 		put_page(hpage);
 		atomic_long_inc(&esxmm_share_stats.hash_collisions);
 		trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_COLLISION);
-		spin_lock(&esxmm_frames.lock);
-		esxmm_ftable_insert(&esxmm_frames, h);
-		spin_unlock(&esxmm_frames.lock);
+		reinsert(h);
 		return;
 	}
 	/* The hinted page becomes the shared frame; the candidate joins it. */
@@ -319,11 +328,17 @@ stale:
 	insert_hint(h, hash, domain, vm, ppn);
 }
 
-/* Scan one PPN of @vm; esxmm_vms_lock is held. */
+/*
+ * Scan one PPN of @vm; esxmm_vms_lock is held. A shared frame seen under
+ * the table lock is not touched once the lock is dropped (its sharers may
+ * all leave and free it): merge_into_shared() looks it up again. A hint is
+ * taken out of the table, so it is ours until it goes back in.
+ */
 static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 {
 	u32 domain = vm_domain(vm);
-	struct esxmm_frame *f, *spare;
+	struct esxmm_frame *hint = NULL, *spare;
+	bool shared_exists;
 	struct page *page;
 	void *entry;
 	bool zero;
@@ -340,19 +355,19 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 	hash = zero ? zero_hash : esxmm_share_hash_page(page);
 
 	spin_lock(&esxmm_frames.lock);
-	f = esxmm_ftable_find(&esxmm_frames, hash, domain, frame_is_shared, NULL);
-	if (!f && !zero) {
-		f = esxmm_ftable_find(&esxmm_frames, hash, domain, frame_is_hint, NULL);
-		if (f && f->hint == esxmm_hint_pack(vm->id, ppn)) {
+	shared_exists = esxmm_ftable_find(&esxmm_frames, hash, domain, frame_is_shared, NULL);
+	if (!shared_exists && !zero) {
+		hint = esxmm_ftable_find(&esxmm_frames, hash, domain, frame_is_hint, NULL);
+		if (hint && hint->hint == esxmm_hint_pack(vm->id, ppn)) {
 			spin_unlock(&esxmm_frames.lock);
 			goto out;	/* our own hint: nothing new */
 		}
-		if (f)
-			esxmm_ftable_remove(&esxmm_frames, f);
+		if (hint)
+			esxmm_ftable_remove(&esxmm_frames, hint);
 	}
 	spin_unlock(&esxmm_frames.lock);
 
-	if (!f && !zero) {
+	if (!shared_exists && !hint && !zero) {
 		spare = kmem_cache_alloc(frame_cache, GFP_KERNEL | __GFP_NOWARN);
 		if (spare) {
 			insert_hint(spare, hash, domain, vm, ppn);
@@ -363,24 +378,18 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 
 	/* A merge is possible: freeze the candidate, then check again. */
 	if (!freeze_page(vm, ppn, entry, page, false)) {
-		if (f && esxmm_frame_is_hint(f)) {
-			spin_lock(&esxmm_frames.lock);
-			esxmm_ftable_insert(&esxmm_frames, f);
-			spin_unlock(&esxmm_frames.lock);
-		}
+		if (hint)
+			reinsert(hint);
 		goto out;
 	}
-	if ((zero ? !page_is_zero(page) : esxmm_share_hash_page(page) != hash)) {
-		/* Written since it was hashed: put the hint back as it was. */
-		if (f && esxmm_frame_is_hint(f)) {
-			spin_lock(&esxmm_frames.lock);
-			esxmm_ftable_insert(&esxmm_frames, f);
-			spin_unlock(&esxmm_frames.lock);
-		}
+	if (zero ? !page_is_zero(page) : esxmm_share_hash_page(page) != hash) {
+		/* Written since it was hashed. */
+		if (hint)
+			reinsert(hint);
 		goto unlock;
 	}
-	if (f && esxmm_frame_is_hint(f)) {
-		try_hint(vm, ppn, page, hash, domain, f);
+	if (hint) {
+		try_hint(vm, ppn, page, hash, domain, hint);
 		goto unlock;
 	}
 	merge_into_shared(vm, ppn, page, hash, domain);
@@ -396,23 +405,44 @@ out:
 	put_page(page);
 }
 
-/* Choose a random resident PPN of @vm at or after a random point. */
+/* Start a pass over @vm in a fresh random order: a random start, a random stride coprime to the size. */
+static void new_pass(struct esxmm_vm *vm, unsigned long size)
+{
+	unsigned long stride = 1;
+
+	if (size > 2) {
+		do {
+			stride = 1 + get_random_u64() % (size - 1);
+		} while (gcd(stride, size) != 1);
+	}
+	vm->scan_pos = get_random_u64() % size;
+	vm->scan_stride = stride;
+	vm->scan_left = size;
+	vm->scan_size = size;
+}
+
+/*
+ * The next private resident PPN of @vm in its current pass. Random order
+ * without replacement: each PPN is visited once per pass, so a pass
+ * finds every duplicate (random picks with replacement would need about
+ * three times as many visits to see 95 % of the pages). Holes and shared
+ * PPNs cost one lookup each; at most 64 per call.
+ */
 static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn)
 {
 	unsigned long size = esxmm_size_to_pages(i_size_read(vm->inode));
-	unsigned long index;
+	int tries;
 
 	if (!size)
 		return false;
-	index = get_random_u64() % size;
-	if (xa_find(&vm->pmap.xa, &index, size - 1, XA_PRESENT)) {
-		*ppn = index;
-		return true;
-	}
-	index = 0;
-	if (xa_find(&vm->pmap.xa, &index, size - 1, XA_PRESENT)) {
-		*ppn = index;
-		return true;
+	for (tries = 0; tries < 64; tries++) {
+		if (!vm->scan_left || vm->scan_size != size)
+			new_pass(vm, size);
+		*ppn = vm->scan_pos;
+		vm->scan_pos = (vm->scan_pos + vm->scan_stride) % size;
+		vm->scan_left--;
+		if (esxmm_pmap_state(esxmm_pmap_load(&vm->pmap, *ppn)) == ESXMM_P_PRIVATE)
+			return true;
 	}
 	return false;
 }
