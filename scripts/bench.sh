@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/bench.sh (make bench): first-touch cost of guest RAM on esxmm against anonymous memory.
+# scripts/bench.sh (make bench): first-touch cost of guest RAM on esxmm against anonymous memory,
+# and content-based page sharing: esxmm's scanner against KSM.
 #
 #   machine: scripts/bench.sh -> scripts/testhost.sh --bench --icount
 #            (-icount shift=0,sleep=off: the test host's clock counts instructions, so times
@@ -8,17 +9,46 @@
 #       3 x { memcheck 64 MiB on memory-backend-file mem-path=/run/esxmm/bench share=on
 #             memcheck 64 MiB on memory-backend-ram }          (interleaved)
 #       prints each run's first-touch ms, the medians and the ratio esxmm/anon
-# Not a pass/fail test (ESXMM-TEST: bench FAIL only when a run gives no result).
-# Env: BENCH_MB (64), BENCH_RUNS (3), ESXMM_TESTMODE=tmpfs (a tmpfs in place of esxmm).
+#       tests/build/share_bench esxmm /run/esxmm/share-bench, then share_bench ksm: the same
+#             image (SHARE_MB MiB: 50 % duplicates of 64 contents, 10 % zero, 40 % unique)
+#             scanned at the same rate; prints pages saved, scanner CPU ms to 95 % of the
+#             final saving and metadata bytes per page side by side, ratios esxmm/KSM and the
+#             goal (tests/share_bench.c documents how each figure is taken)
+# Not a pass/fail test (ESXMM-TEST: bench FAIL only when a run gives no result, or when
+# share_bench finds the image changed by merging or unsharing).
+# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PARTS ("firsttouch share";
+#      also "+"-separated, e.g. share or firsttouch+share), SHARE_MB (64),
+#      SHARE_SCAN (pages_to_scan, 1000), SHARE_SLEEP (sleep_millisecs, 20), SHARE_TIMEOUT
+#      (s, 300), SHARE_QUIET (s without growth that ends a run, 10), ESXMM_TESTMODE=tmpfs
+#      (a tmpfs in place of esxmm; the sharing part is then skipped). BENCH_* and SHARE_* set
+#      on the machine are passed into the test host (ESXMM_TEST_ENV).
 set -euo pipefail
 if [ "${ESXMM_INSIDE:-}" != 1 ]; then
-	exec "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/testhost.sh" --bench --icount "$@"
+	for v in $(compgen -v | grep -E '^(BENCH|SHARE)_' || true); do
+		case ${!v} in *[[:space:],]*|'') continue ;; esac
+		ESXMM_TEST_ENV="${ESXMM_TEST_ENV:+$ESXMM_TEST_ENV }$v=${!v}"
+	done
+	export ESXMM_TEST_ENV
+	rc=0
+	"$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/testhost.sh" --bench --icount \
+		--timeout 3600 "$@" || rc=$?
+	# The console stream above can lose its last lines (the tail is killed at power-off):
+	# print the results again from the console log.
+	clean=${ESXMM_CACHE:-/var/cache/esxmm}/testhost/console.clean
+	if [ -f "$clean" ]; then
+		echo "==== bench results (from $clean) ===="
+		grep -E '^bench: (ratio|[a-z]+ +ms:|run [0-9]|sharing:|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata)' \
+			"$clean" || true
+	fi
+	exit "$rc"
 fi
 
 REPO=${REPO:?}
 MNT=/run/esxmm
 MB=${BENCH_MB:-64}
 RUNS=${BENCH_RUNS:-3}
+PARTS=${BENCH_PARTS:-firsttouch share}
+PARTS=${PARTS//[+:]/ }
 INITRD=${ESXMM_CACHE:-/var/cache/esxmm}/guest/memcheck.cpio.gz
 KVER=$(uname -r)
 work=$(mktemp -d)
@@ -26,7 +56,7 @@ loaded=0 mounted=0 ok=0 qpid=
 cleanup() {
 	local rc=$?
 	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
-	rm -f "$MNT/bench"
+	rm -f "$MNT/bench" "$MNT/share-bench"
 	[ "$mounted" = 1 ] && umount "$MNT"
 	[ "$loaded" = 1 ] && rmmod esxmm
 	rm -rf "$work"
@@ -50,7 +80,6 @@ else
 	mount -t esxmm none "$MNT"
 fi
 mounted=1
-echo "bench: kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt), ${MB} MiB x $RUNS, $what vs anon"
 
 run() { # run esxmm|anon -> prints first-touch ms
 	local obj log=$work/guest.log line
@@ -74,17 +103,80 @@ run() { # run esxmm|anon -> prints first-touch ms
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-fs=() anon=()
-for i in $(seq 1 "$RUNS"); do
+firsttouch() {
+	local i t fs=() anon=() mf ma
+	echo "bench: kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt), ${MB} MiB x $RUNS, $what vs anon"
+	for i in $(seq 1 "$RUNS"); do
+		t=$SECONDS
+		fs+=("$(run esxmm)")
+		echo "bench: run $i $what first-touch ${fs[-1]} ms ($((SECONDS - t))s wall)"
+		t=$SECONDS
+		anon+=("$(run anon)")
+		echo "bench: run $i anon  first-touch ${anon[-1]} ms ($((SECONDS - t))s wall)"
+	done
+	mf=$(median "${fs[@]}") ma=$(median "${anon[@]}")
+	echo "bench: $what ms: ${fs[*]}  median $mf"
+	echo "bench: anon  ms: ${anon[*]}  median $ma"
+	echo "bench: ratio $what/anon (median) $(awk -v a="$mf" -v b="$ma" 'BEGIN {printf "%.2f", a / b}')"
+}
+
+# field NAME LINE: the value of NAME=... in a SHARE_BENCH line.
+field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
+
+share() {
+	local bin=$REPO/tests/build/share_bench pages t rc=0 krc=0 e k args
+	if [ "$what" != esxmm ]; then
+		echo "bench: sharing: skipped ($what has no page sharing)"
+		return 0
+	fi
+	[ -x "$bin" ] || { echo "bench: sharing: $bin not built" >&2; return 1; }
+	pages=$(( ${SHARE_MB:-64} * 256 ))
+	args=(-p "$pages" -n "${SHARE_SCAN:-1000}" -m "${SHARE_SLEEP:-20}" -t "${SHARE_TIMEOUT:-300}"
+		-q "${SHARE_QUIET:-10}")
+	echo "bench: sharing: esxmm vs KSM, ${SHARE_MB:-64} MiB image, pages_to_scan=${SHARE_SCAN:-1000}" \
+		"sleep_millisecs=${SHARE_SLEEP:-20}, in one test host"
 	t=$SECONDS
-	fs+=("$(run esxmm)")
-	echo "bench: run $i $what first-touch ${fs[-1]} ms ($((SECONDS - t))s wall)"
+	"$bin" esxmm "$MNT/share-bench" "${args[@]}" | tee "$work/share-esxmm.log" || rc=$?
+	echo "bench: sharing: esxmm run: rc=$rc, $((SECONDS - t))s wall"
+	[ "$rc" = 1 ] && echo "bench: sharing: esxmm CHANGED THE IMAGE (see the mismatches above)"
 	t=$SECONDS
-	anon+=("$(run anon)")
-	echo "bench: run $i anon  first-touch ${anon[-1]} ms ($((SECONDS - t))s wall)"
+	"$bin" ksm "${args[@]}" | tee "$work/share-ksm.log" || krc=$?
+	echo "bench: sharing: ksm run: rc=$krc, $((SECONDS - t))s wall"
+	e=$(grep '^SHARE_BENCH ' "$work/share-esxmm.log" || true)
+	k=$(grep '^SHARE_BENCH ' "$work/share-ksm.log" || true)
+	if [ -z "$e" ] || [ -z "$k" ]; then
+		echo "bench: sharing: no SHARE_BENCH result from $([ -z "$e" ] && echo esxmm) $([ -z "$k" ] && echo ksm)" >&2
+		return 1
+	fi
+	awk -v es="$(field saved "$e")" -v ks="$(field saved "$k")" \
+	    -v ee="$(field expected "$e")" -v ke="$(field expected "$k")" \
+	    -v ec="$(field cpu95_ms "$e")" -v kc="$(field cpu95_ms "$k")" \
+	    -v ea="$(field cpu_ms "$e")" -v ka="$(field cpu_ms "$k")" \
+	    -v em="$(field meta_bpp "$e")" -v km="$(field meta_bpp "$k")" \
+	    -v eS="$(field sched95_ms "$e")" -v kS="$(field sched95_ms "$k")" '
+	function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+	BEGIN {
+		f = "bench: %-30s %12s %12s %10s   %s\n"
+		printf f, "", "esxmm", "KSM", "esxmm/KSM", "goal"
+		printf f, "pages saved", es, ks, r(es, ks), ">= 1.00"
+		printf f, "  (expected maximum)", ee, ke, "", ""
+		printf f, "scanner CPU ms to 95 % saved", ec, kc, r(ec, kc), "<= 0.50"
+		printf f, "  (same, from schedstat)", eS, kS, r(eS, kS), ""
+		printf f, "  (CPU ms until the run ended)", ea, ka, r(ea, ka), ""
+		printf f, "metadata bytes/page", em, km, r(em, km), "<= 0.25"
+		ok = ks > 0 && kc > 0 && km > 0 && es >= ks && ec <= 0.5 * kc && em <= 0.25 * km
+		printf "bench: goal: equal or greater savings at half of KSM\047s CPU time or less, with a" \
+		       " quarter of its metadata or less: %s\n", ok ? "met" : "NOT met"
+	}'
+	[ "$rc" = 0 ]
+}
+
+fail=0
+for p in $PARTS; do
+	case $p in
+	firsttouch) firsttouch ;;
+	share) share || fail=1 ;;
+	*) echo "bench: unknown part $p" >&2; fail=1 ;;
+	esac
 done
-mf=$(median "${fs[@]}") ma=$(median "${anon[@]}")
-echo "bench: $what ms: ${fs[*]}  median $mf"
-echo "bench: anon  ms: ${anon[*]}  median $ma"
-echo "bench: ratio $what/anon (median) $(awk -v a="$mf" -v b="$ma" 'BEGIN {printf "%.2f", a / b}')"
-ok=1
+[ "$fail" = 0 ] && ok=1

@@ -6,7 +6,8 @@
 #       insmod esxmm.ko; mount -t esxmm none /run/esxmm
 #       guest1 (256 MiB file /run/esxmm/guest1, memcheck hold: 96 MiB written, re-verified ~30 s)
 #       guest2 (256 MiB file /run/esxmm/guest2, memcheck hold: 48 MiB)
-#       every 3 s: tools/esxmm-stat (pool free/allocated, id path size resident faults ...)
+#       both in share group 7, share/run=1: identical pages merge across the guests
+#       every 3 s: tools/esxmm-stat (pool, sharing, id path size resident faults shared ...)
 #       both guests done -> ESXMM-TEST: demo PASS|FAIL, umount, rmmod, ESXMM-DONE, power off
 #
 # Options on the machine are those of testhost.sh (e.g. --mmu tdp, --timeout). Env inside:
@@ -62,6 +63,18 @@ guest guest1 96 &
 pids+=($!)
 guest guest2 48 &
 pids+=($!)
+
+# Both guests in share group 7 (they trust each other), the scanner on.
+vmdir() { local d; for d in /sys/kernel/esxmm/vms/*/; do [ "$(cat "$d/path" 2>/dev/null)" = "/$1" ] && echo "$d" && return 0; done; return 1; }
+if [ "${ESXMM_TESTMODE:-}" != tmpfs ]; then
+	for g in guest1 guest2; do
+		for _ in $(seq 100); do vmdir $g >/dev/null && break; sleep 0.2; done
+		echo 7 >"$(vmdir $g)share_group"
+	done
+	echo 5000 >/sys/kernel/esxmm/share/pages_to_scan
+	echo 1 >/sys/kernel/esxmm/share/run
+	echo "demo: both guests in share group 7; page sharing on"
+fi
 
 t0=$SECONDS
 running() { local p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }

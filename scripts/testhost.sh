@@ -171,9 +171,9 @@ tboot=$SECONDS
 qemu-system-x86_64 "${qargs[@]}" </dev/null >"$LOG" 2>&1 &
 QPID=$!
 if [ "$verbose" = 1 ] || [ "$mode" != test ]; then
-	tail -n +1 -f --pid="$QPID" "$LOG" | tr -d '\r' &
+	tail -n +1 -f --pid="$QPID" "$LOG" | sed -u 's/\r//g' &
 else
-	tail -n +1 -f --pid="$QPID" "$LOG" | tr -d '\r' |
+	tail -n +1 -f --pid="$QPID" "$LOG" | sed -u 's/\r//g' |
 		grep --line-buffered -E 'ESXMM-TEST:|^testhost:' &
 fi
 TAILPID=$!
@@ -189,7 +189,8 @@ while kill -0 "$QPID" 2>/dev/null; do
 done
 wait "$QPID" 2>/dev/null || true
 QPID=
-sleep 0.5
+# tail --pid ends by itself within a second of QEMU; let the pipe drain.
+for _ in $(seq 50); do kill -0 "$TAILPID" 2>/dev/null || break; sleep 0.1; done
 kill "$TAILPID" 2>/dev/null || true
 wait "$TAILPID" 2>/dev/null || true
 TAILPID=
