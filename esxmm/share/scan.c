@@ -23,7 +23,9 @@
  * Before a merge, the candidate (and a hinted page) is locked, zapped and
  * must hold no reference beyond the pmap's and ours: a page pinned by GUP
  * (vhost, O_DIRECT, VFIO) is skipped, and nobody can write it while the
- * contents are compared.
+ * contents are compared. Merges always compare whole pages, so a page is
+ * hashed once per visit: one written since (or two written alike) at
+ * worst files a frame under a stale hash, which costs sharing, not bytes.
  *
  * Locking: the thread holds esxmm_vms_lock for a batch (vms cannot die
  * under it, and esxmm_vm_find() can resolve a hint's vm id); page locks
@@ -300,14 +302,14 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 		reinsert(h);
 		return;
 	}
-	if (esxmm_share_hash_page(hpage) != hash) {
-		unlock_page(hpage);
-		put_page(hpage);
-		goto stale;
-	}
 	if (!pages_equal(page, hpage)) {
+		/* Only now is the hinted page hashed again: changed, or a collision? */
+		bool changed = esxmm_share_hash_page(hpage) != hash;
+
 		unlock_page(hpage);
 		put_page(hpage);
+		if (changed)
+			goto stale;
 		atomic_long_inc(&esxmm_share_stats.hash_collisions);
 		trace_share_hint(vm->id, ppn, hash, ESXMM_HINT_COLLISION);
 		reinsert(h);
@@ -382,8 +384,12 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 			reinsert(hint);
 		goto out;
 	}
-	if (zero ? !page_is_zero(page) : esxmm_share_hash_page(page) != hash) {
-		/* Written since it was hashed. */
+	/*
+	 * No second hash: merges compare whole pages, so a page written
+	 * since it was hashed simply does not match. A zero page about to
+	 * become a frame on its own is checked again.
+	 */
+	if (zero && !page_is_zero(page)) {
 		if (hint)
 			reinsert(hint);
 		goto unlock;
