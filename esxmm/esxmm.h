@@ -14,6 +14,7 @@
 #include <linux/mutex.h>
 
 #include "pool.h"
+#include "reclaim/policy.h"
 #include "shadow/pmap.h"
 
 #define ESXMM_MAGIC	0x45584d4d	/* "EXMM" */
@@ -37,6 +38,14 @@
  * @scan_stride: see @scan_pos; coprime with @scan_size.
  * @scan_left: visits left in the pass.
  * @scan_size: the guest's size when the pass began.
+ * @shares: its shares; 0: the default, 10 per MiB of size.
+ * @min_pages: pages reserved for it (admission control).
+ * @target: pages it may keep, from the last balance (READ_ONCE).
+ * @est: its working-set estimator (the sampler thread writes it).
+ * @sample_n: pages sampled in the current period.
+ * @sample_touched: of those, touched so far.
+ *
+ * @shares and @min_pages are written under esxmm_vms_lock.
  */
 struct esxmm_vm {
 	struct kobject kobj;
@@ -52,6 +61,12 @@ struct esxmm_vm {
 	unsigned long scan_stride;
 	unsigned long scan_left;
 	unsigned long scan_size;
+	u64 shares;
+	unsigned long min_pages;
+	unsigned long target;
+	struct esxmm_estimator est;
+	unsigned long sample_n;
+	atomic_long_t sample_touched;
 };
 
 /* The machine pool, one per host. */

@@ -25,6 +25,7 @@
 
 #include "esxmm.h"
 #include "range.h"
+#include "reclaim/reclaim.h"
 
 struct esxmm_fs_opts {
 	kuid_t uid;
@@ -165,6 +166,9 @@ static int esxmm_mmap(struct file *file, struct vm_area_struct *vma)
 				    file, current->comm, task_pid_nr(current));
 		return -EINVAL;
 	}
+	/* Admission control: its min must be reservable, the rest swappable. */
+	if (esxmm_reclaim_admit(esxmm_vm_of(file_inode(file))))
+		return -ENOMEM;
 	file_accessed(file);
 	/*
 	 * VM_DONTEXPAND: no mremap growth past what was mapped, and mlock

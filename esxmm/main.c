@@ -34,6 +34,7 @@
 #include <linux/module.h>
 
 #include "esxmm.h"
+#include "reclaim/reclaim.h"
 #include "share/share.h"
 
 static unsigned long pool_pages;
@@ -57,9 +58,12 @@ static int __init esxmm_init(void)
 	err = esxmm_share_init();
 	if (err)
 		return err;
-	err = esxmm_sysfs_init();
+	err = esxmm_reclaim_init();
 	if (err)
 		goto share_exit;
+	err = esxmm_sysfs_init();
+	if (err)
+		goto reclaim_exit;
 	err = esxmm_fs_init();
 	if (err)
 		goto sysfs_exit;
@@ -69,6 +73,8 @@ static int __init esxmm_init(void)
 
 sysfs_exit:
 	esxmm_sysfs_exit();
+reclaim_exit:
+	esxmm_reclaim_exit();
 share_exit:
 	esxmm_share_exit();
 	return err;
@@ -81,6 +87,7 @@ static void __exit esxmm_exit(void)
 	WARN_ON(esxmm_vm_count());
 	WARN_ON(esxmm_pool_allocated(&esxmm_pool));
 	esxmm_sysfs_exit();
+	esxmm_reclaim_exit();
 	esxmm_share_exit();
 	pr_info("unloaded\n");
 }

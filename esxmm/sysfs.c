@@ -5,11 +5,14 @@
  * tests read; Documentation/admin-guide.rst lists them.
  *
  *   pool_pages (rw)  free_pages  allocated_pages  pool_failures  vms_count
+ *   tax_percent (rw)  balance_millisecs (rw)  state  state_{high,soft,hard,low}_percent (rw)
+ *   sample/  period_millisecs (rw)  sample_pages (rw)
  *   share/  run (rw)  pages_to_scan (rw)  sleep_millisecs (rw)  pages_shared
  *           pages_sharing  pages_hinted  hint_hits  hint_stale  zero_pages
  *           cow_breaks  hash_collisions  pages_scanned  pinned_skips  frame_bytes
  *   vms/<id>/  path  size_pages  resident_pages  faults  shared_pages
- *           share_group (rw)
+ *           share_group (rw)  shares (rw)  min_pages (rw)  active_permille
+ *           active_{slow,fast,period}_permille  target_pages  reclaim_pages
  */
 #include <linux/dcache.h>
 #include <linux/idr.h>
@@ -22,11 +25,13 @@
 #include "esxmm.h"
 #include "parse.h"
 #include "range.h"
+#include "reclaim/reclaim.h"
 #include "share/share.h"
 
 static struct kobject *esxmm_kobj;	/* /sys/kernel/esxmm */
 static struct kobject *vms_kobj;	/* /sys/kernel/esxmm/vms */
 static struct kobject *share_kobj;	/* /sys/kernel/esxmm/share */
+static struct kobject *sample_kobj;	/* /sys/kernel/esxmm/sample */
 static DEFINE_IDA(vm_ida);		/* vm ids; the IDA locks itself */
 
 /* Global tunables */
@@ -50,12 +55,82 @@ static ssize_t pool_pages_store(struct kobject *kobj, struct kobj_attribute *att
 	if (err)
 		return err;
 	esxmm_pool_set_limit(&esxmm_pool, pages);
+	esxmm_reclaim_kick();
 	return count;
 }
 static struct kobj_attribute pool_pages_attr = __ATTR_RW(pool_pages);
 
+#define CFG_ATTR(name, field, min, max)						\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(esxmm_reclaim_cfg.field));	\
+}										\
+static ssize_t name##_store(struct kobject *kobj, struct kobj_attribute *attr,	\
+			    const char *buf, size_t count)			\
+{										\
+	unsigned long v;							\
+	int err = esxmm_parse_ulong(buf, count, min, max, &v);			\
+										\
+	if (!err)								\
+		err = esxmm_reclaim_set(&esxmm_reclaim_cfg.field, v);		\
+	return err ? err : count;						\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RW(name)
+
+#define THRESHOLD_ATTR(name, field)						\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(esxmm_reclaim_cfg.th.field));	\
+}										\
+static ssize_t name##_store(struct kobject *kobj, struct kobj_attribute *attr,	\
+			    const char *buf, size_t count)			\
+{										\
+	unsigned long v;							\
+	int err = esxmm_parse_ulong(buf, count, 0, 100, &v);			\
+										\
+	if (!err)								\
+		err = esxmm_reclaim_set_threshold(&esxmm_reclaim_cfg.th.field, v); \
+	return err ? err : count;						\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RW(name)
+
+/* 0 .. 99 %: at 100 an idle page would cost infinitely more than an active one. */
+CFG_ATTR(tax_percent, tax_percent, 0, ESXMM_MAX_TAX_PERCENT);
+CFG_ATTR(balance_millisecs, balance_ms, 10, 600000);
+/* Each: 0 .. 100 % of the pool, with high >= soft >= hard >= low. */
+THRESHOLD_ATTR(state_high_percent, high);
+THRESHOLD_ATTR(state_soft_percent, soft);
+THRESHOLD_ATTR(state_hard_percent, hard);
+THRESHOLD_ATTR(state_low_percent, low);
+CFG_ATTR(period_millisecs, period_ms, 100, 3600000);
+CFG_ATTR(sample_pages, sample_pages, 1, 100000);
+
+static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", esxmm_state_name(esxmm_reclaim_state()));
+}
+static struct kobj_attribute state_attr = __ATTR_RO(state);
+
+static struct attribute *sample_attrs[] = {
+	&period_millisecs_attr.attr,
+	&sample_pages_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group sample_group = {
+	.attrs = sample_attrs,
+};
+
 static struct attribute *esxmm_tunable_attrs[] = {
 	&pool_pages_attr.attr,
+	&tax_percent_attr.attr,
+	&balance_millisecs_attr.attr,
+	&state_high_percent_attr.attr,
+	&state_soft_percent_attr.attr,
+	&state_hard_percent_attr.attr,
+	&state_low_percent_attr.attr,
 	NULL,
 };
 
@@ -95,6 +170,7 @@ static struct attribute *esxmm_counter_attrs[] = {
 	&allocated_pages_attr.attr,
 	&pool_failures_attr.attr,
 	&vms_count_attr.attr,
+	&state_attr.attr,
 	NULL,
 };
 
@@ -322,6 +398,80 @@ static ssize_t share_group_store(struct kobject *kobj, struct kobj_attribute *at
 }
 static struct kobj_attribute share_group_attr = __ATTR_RW(share_group);
 
+static ssize_t shares_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", esxmm_vm_shares(to_vm(kobj)));
+}
+
+/* 1 .. 2^32 - 1 (default: 10 per MiB of size). */
+static ssize_t shares_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	unsigned long v;
+	int err = esxmm_parse_ulong(buf, count, 1, U32_MAX, &v);
+
+	if (!err)
+		err = esxmm_reclaim_set_shares(to_vm(kobj), v);
+	return err ? err : count;
+}
+static struct kobj_attribute shares_attr = __ATTR_RW(shares);
+
+static ssize_t min_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(to_vm(kobj)->min_pages));
+}
+
+/* 0 .. size_pages; -ENOMEM when admission control refuses it. */
+static ssize_t min_pages_store(struct kobject *kobj, struct kobj_attribute *attr,
+			       const char *buf, size_t count)
+{
+	unsigned long v;
+	int err = esxmm_parse_ulong(buf, count, 0, ULONG_MAX, &v);
+
+	if (!err)
+		err = esxmm_reclaim_set_min(to_vm(kobj), v);
+	return err ? err : count;
+}
+static struct kobj_attribute min_pages_attr = __ATTR_RW(min_pages);
+
+#define ACTIVE_ATTR(name, expr)							\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	unsigned int slow, fast, period;					\
+	unsigned int est = esxmm_vm_active(to_vm(kobj), &slow, &fast, &period);	\
+										\
+	(void)est;								\
+	return sysfs_emit(buf, "%u\n", expr);					\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+ACTIVE_ATTR(active_permille, est);
+ACTIVE_ATTR(active_slow_permille, slow);
+ACTIVE_ATTR(active_fast_permille, fast);
+ACTIVE_ATTR(active_period_permille, period);
+
+static unsigned long vm_target(struct esxmm_vm *vm)
+{
+	return min(READ_ONCE(vm->target), esxmm_size_to_pages(i_size_read(vm->inode)));
+}
+
+static ssize_t target_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", vm_target(to_vm(kobj)));
+}
+static struct kobj_attribute target_pages_attr = __ATTR_RO(target_pages);
+
+static ssize_t reclaim_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct esxmm_vm *vm = to_vm(kobj);
+	long res = atomic_long_read(&vm->resident);
+	unsigned long target = vm_target(vm);
+
+	return sysfs_emit(buf, "%lu\n", res > 0 && res > target ? res - target : 0);
+}
+static struct kobj_attribute reclaim_pages_attr = __ATTR_RO(reclaim_pages);
+
 static struct attribute *esxmm_vm_attrs[] = {
 	&path_attr.attr,
 	&size_pages_attr.attr,
@@ -329,6 +479,14 @@ static struct attribute *esxmm_vm_attrs[] = {
 	&faults_attr.attr,
 	&shared_pages_attr.attr,
 	&share_group_attr.attr,
+	&shares_attr.attr,
+	&min_pages_attr.attr,
+	&active_permille_attr.attr,
+	&active_slow_permille_attr.attr,
+	&active_fast_permille_attr.attr,
+	&active_period_permille_attr.attr,
+	&target_pages_attr.attr,
+	&reclaim_pages_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(esxmm_vm);
@@ -405,8 +563,20 @@ int esxmm_sysfs_init(void)
 	err = sysfs_create_groups(share_kobj, share_groups);
 	if (err)
 		goto put_share;
+	sample_kobj = kobject_create_and_add("sample", esxmm_kobj);
+	if (!sample_kobj) {
+		err = -ENOMEM;
+		goto remove_share;
+	}
+	err = sysfs_create_group(sample_kobj, &sample_group);
+	if (err)
+		goto put_sample;
 	return 0;
 
+put_sample:
+	kobject_put(sample_kobj);
+remove_share:
+	sysfs_remove_groups(share_kobj, share_groups);
 put_share:
 	kobject_put(share_kobj);
 put_vms:
@@ -423,6 +593,8 @@ put_root:
  */
 void esxmm_sysfs_exit(void)
 {
+	sysfs_remove_group(sample_kobj, &sample_group);
+	kobject_put(sample_kobj);
 	sysfs_remove_groups(share_kobj, share_groups);
 	kobject_put(share_kobj);
 	kobject_put(vms_kobj);

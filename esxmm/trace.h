@@ -4,6 +4,8 @@
  *   esxmm:share_merge  a PPN now maps a shared frame
  *   esxmm:share_cow    a write broke a share (copied, or took the page over)
  *   esxmm:share_hint   what a hint lookup found
+ *   esxmm:sample_period  a guest's sampling period ended
+ *   esxmm:balance      targets and the free-memory state were recomputed
  * CREATE_TRACE_POINTS is defined in share/scan.c alone.
  */
 #undef TRACE_SYSTEM
@@ -76,6 +78,50 @@ TRACE_EVENT(share_hint,
 				   { ESXMM_HINT_HIT, "hit" },
 				   { ESXMM_HINT_STALE, "stale" },
 				   { ESXMM_HINT_COLLISION, "collision" }))
+);
+
+TRACE_EVENT(sample_period,
+	TP_PROTO(unsigned int vm, unsigned long touched, unsigned long sampled,
+		 unsigned int slow, unsigned int fast, unsigned int estimate),
+	TP_ARGS(vm, touched, sampled, slow, fast, estimate),
+	TP_STRUCT__entry(
+		__field(unsigned int, vm)
+		__field(unsigned long, touched)
+		__field(unsigned long, sampled)
+		__field(unsigned int, slow)
+		__field(unsigned int, fast)
+		__field(unsigned int, estimate)
+	),
+	TP_fast_assign(
+		__entry->vm = vm;
+		__entry->touched = touched;
+		__entry->sampled = sampled;
+		__entry->slow = slow;
+		__entry->fast = fast;
+		__entry->estimate = estimate;
+	),
+	TP_printk("vm=%u t=%lu n=%lu slow=%u fast=%u estimate=%u", __entry->vm,
+		  __entry->touched, __entry->sampled, __entry->slow, __entry->fast,
+		  __entry->estimate)
+);
+
+TRACE_EVENT(balance,
+	TP_PROTO(unsigned long pool, unsigned long free, int state, unsigned long vms),
+	TP_ARGS(pool, free, state, vms),
+	TP_STRUCT__entry(
+		__field(unsigned long, pool)
+		__field(unsigned long, free)
+		__field(int, state)
+		__field(unsigned long, vms)
+	),
+	TP_fast_assign(
+		__entry->pool = pool;
+		__entry->free = free;
+		__entry->state = state;
+		__entry->vms = vms;
+	),
+	TP_printk("pool=%lu free=%lu state=%d vms=%lu", __entry->pool, __entry->free,
+		  __entry->state, __entry->vms)
 );
 
 #endif /* ESXMM_TRACE_H */

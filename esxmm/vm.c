@@ -8,6 +8,7 @@
 #include <linux/slab.h>
 
 #include "esxmm.h"
+#include "reclaim/reclaim.h"
 #include "share/share.h"
 
 DEFINE_MUTEX(esxmm_vms_lock);
@@ -34,6 +35,7 @@ struct esxmm_vm *esxmm_vm_create(struct inode *inode)
 	atomic_long_set(&vm->resident, 0);
 	atomic_long_set(&vm->shared, 0);
 	atomic_long_set(&vm->faults, 0);
+	esxmm_reclaim_vm_init(vm);
 
 	err = esxmm_sysfs_add_vm(vm);	/* on error the kobject is released */
 	if (err)
@@ -44,6 +46,7 @@ struct esxmm_vm *esxmm_vm_create(struct inode *inode)
 	list_add_tail(&vm->node, &esxmm_vms);
 	nr_vms++;
 	mutex_unlock(&esxmm_vms_lock);
+	esxmm_reclaim_kick();
 	return vm;
 }
 
@@ -64,6 +67,7 @@ void esxmm_vm_destroy(struct esxmm_vm *vm)
 	kobject_del(&vm->kobj);
 	esxmm_shadow_free_range(vm, 0, ULONG_MAX);
 	esxmm_share_forget_vm(vm);
+	esxmm_reclaim_kick();
 	WARN_ON_ONCE(atomic_long_read(&vm->resident));
 	vm->inode->i_private = NULL;
 	vm->inode = NULL;

@@ -331,11 +331,14 @@ static void test_pool_exhaustion(void)
 	pid_t pid;
 	ssize_t n;
 
-	snprintf(val, sizeof(val), "%ld", alloc + 10);
-	check(sys_write(SYS "/pool_pages", val) == 0, "pool_pages = allocated + 10");
+	/* Mapped first: admission control checks the pool at mmap time. */
 	m = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		die("mmap");
+	snprintf(val, sizeof(val), "%ld", alloc + 10);
+	check(sys_write(SYS "/pool_pages", val) == 0, "pool_pages = allocated + 10");
+	check(mmap(NULL, 64 * PG, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENOMEM,
+	      "admission: a 64-page guest cannot be mapped in a pool of 10 free pages");
 	pid = fork();
 	if (pid == 0) {
 		long i;

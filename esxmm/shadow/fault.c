@@ -24,6 +24,7 @@
 
 #include "esxmm.h"
 #include "range.h"
+#include "reclaim/reclaim.h"
 #include "share/share.h"
 #include "trace.h"
 
@@ -275,6 +276,7 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	page = esxmm_shadow_get_page(vm, vmf->pgoff, false, &err);
 	if (page) {
+		esxmm_reclaim_touch(vm, vmf->pgoff);
 		vmf->page = page;
 		return VM_FAULT_LOCKED;
 	}

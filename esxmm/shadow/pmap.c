@@ -136,6 +136,26 @@ int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *ne
 }
 
 /**
+ * esxmm_pmap_test_clear_mark() - Clear a mark of an entry, saying if it was set.
+ * @pmap: the pmap.
+ * @ppn: guest page number.
+ * @mark: the mark.
+ *
+ * Return: true if the mark was set (exactly one caller sees it).
+ */
+bool esxmm_pmap_test_clear_mark(struct esxmm_pmap *pmap, pgoff_t ppn, xa_mark_t mark)
+{
+	bool was;
+
+	xa_lock(&pmap->xa);
+	was = xa_get_mark(&pmap->xa, ppn, mark);
+	if (was)
+		__xa_clear_mark(&pmap->xa, ppn, mark);
+	xa_unlock(&pmap->xa);
+	return was;
+}
+
+/**
  * esxmm_pmap_get_page() - Look up the page backing a PPN and take a reference.
  * @pmap: the pmap.
  * @ppn: guest page number.

@@ -27,6 +27,9 @@
  *  - Lock order: inode i_rwsem -> mmap_lock -> page lock ->
  *    i_mmap_rwsem (zap) -> xa_lock.
  *
+ * Marks: XA_MARK_1 (ESXMM_SAMPLED_MARK, reclaim/reclaim.h) is set on a PPN
+ * sampled in the current period and cleared by its next fault.
+ *
  * The entry holds one reference on a PRIVATE page; each PTE that maps it
  * holds one more (taken by the core mm from ->fault).
  */
@@ -113,6 +116,7 @@ void esxmm_pmap_destroy(struct esxmm_pmap *pmap);
 void *esxmm_pmap_load(struct esxmm_pmap *pmap, pgoff_t ppn);
 int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *new);
 struct page *esxmm_pmap_get_page(struct esxmm_pmap *pmap, pgoff_t ppn, void **entryp);
+bool esxmm_pmap_test_clear_mark(struct esxmm_pmap *pmap, pgoff_t ppn, xa_mark_t mark);
 struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *index,
 				      unsigned long max, void **entryp);
 
