@@ -81,9 +81,14 @@ else
 fi
 mounted=1
 
-run() { # run esxmm|anon -> prints first-touch ms
-	local obj log=$work/guest.log line
-	if [ "$1" = anon ]; then
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+run() { # run esxmm|anon|anon4k -> prints first-touch ms (anon4k: anonymous, THP off)
+	local obj log=$work/guest.log line thp
+	thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null || true)
+	if [ "$1" = anon4k ] && [ -n "$thp" ]; then
+		echo never >"$THP"
+	fi
+	if [ "$1" = anon ] || [ "$1" = anon4k ]; then
 		obj=memory-backend-ram,id=mem,size=256M
 	else
 		rm -f "$MNT/bench"
@@ -96,6 +101,9 @@ run() { # run esxmm|anon -> prints first-touch ms
 	qpid=$!
 	wait "$qpid" || true
 	qpid=
+	if [ "$1" = anon4k ] && [ -n "$thp" ]; then
+		echo "$thp" >"$THP"
+	fi
 	rm -f "$MNT/bench"
 	line=$(tr -d '\r' <"$log" | grep -oE 'MEMCHECK OK pages=[0-9]+ ms=[0-9]+' | tail -n1 || true)
 	[ -n "$line" ] || { tail -n 20 "$log" >&2; return 1; }
@@ -104,7 +112,7 @@ run() { # run esxmm|anon -> prints first-touch ms
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 firsttouch() {
-	local i t fs=() anon=() mf ma
+	local i t fs=() anon=() a4k=() mf ma m4
 	echo "bench: kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt), ${MB} MiB x $RUNS, $what vs anon"
 	for i in $(seq 1 "$RUNS"); do
 		t=$SECONDS
@@ -113,11 +121,16 @@ firsttouch() {
 		t=$SECONDS
 		anon+=("$(run anon)")
 		echo "bench: run $i anon  first-touch ${anon[-1]} ms ($((SECONDS - t))s wall)"
+		t=$SECONDS
+		a4k+=("$(run anon4k)")
+		echo "bench: run $i anon4k first-touch ${a4k[-1]} ms ($((SECONDS - t))s wall)"
 	done
-	mf=$(median "${fs[@]}") ma=$(median "${anon[@]}")
+	mf=$(median "${fs[@]}") ma=$(median "${anon[@]}") m4=$(median "${a4k[@]}")
 	echo "bench: $what ms: ${fs[*]}  median $mf"
-	echo "bench: anon  ms: ${anon[*]}  median $ma"
+	echo "bench: anon  ms: ${anon[*]}  median $ma  (anonymous memory, THP as the host has it: $(cat "$THP" 2>/dev/null))"
+	echo "bench: anon4k ms: ${a4k[*]}  median $m4  (anonymous memory, THP off: 4 KiB pages like esxmm)"
 	echo "bench: ratio $what/anon (median) $(awk -v a="$mf" -v b="$ma" 'BEGIN {printf "%.2f", a / b}')"
+	echo "bench: ratio $what/anon4k (median) $(awk -v a="$mf" -v b="$m4" 'BEGIN {printf "%.2f", a / b}')"
 }
 
 # field NAME LINE: the value of NAME=... in a SHARE_BENCH line.
