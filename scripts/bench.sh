@@ -16,7 +16,7 @@
 #             goal (tests/share_bench.c documents how each figure is taken)
 # Not a pass/fail test (ESXMM-TEST: bench FAIL only when a run gives no result, or when
 # share_bench finds the image changed by merging or unsharing).
-# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PARTS ("firsttouch share";
+# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PASSES (40), BENCH_PARTS ("firsttouch share sample";
 #      also "+"-separated, e.g. share or firsttouch+share), SHARE_MB (64),
 #      SHARE_SCAN (pages_to_scan, 1000), SHARE_SLEEP (sleep_millisecs, 20), SHARE_TIMEOUT
 #      (s, 300), SHARE_QUIET (s without growth that ends a run, 10), ESXMM_TESTMODE=tmpfs
@@ -37,7 +37,7 @@ if [ "${ESXMM_INSIDE:-}" != 1 ]; then
 	clean=${ESXMM_CACHE:-/var/cache/esxmm}/testhost/console.clean
 	if [ -f "$clean" ]; then
 		echo "==== bench results (from $clean) ===="
-		grep -E '^bench: (ratio|[a-z]+ +ms:|run [0-9]|sharing:|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata)' \
+		grep -E '^bench: (ratio|[a-z0-9]+ +ms:|run [0-9]|sharing|sampling|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata)' \
 			"$clean" || true
 	fi
 	exit "$rc"
@@ -47,7 +47,7 @@ REPO=${REPO:?}
 MNT=/run/esxmm
 MB=${BENCH_MB:-64}
 RUNS=${BENCH_RUNS:-3}
-PARTS=${BENCH_PARTS:-firsttouch share}
+PARTS=${BENCH_PARTS:-firsttouch share sample}
 PARTS=${PARTS//[+:]/ }
 INITRD=${ESXMM_CACHE:-/var/cache/esxmm}/guest/memcheck.cpio.gz
 KVER=$(uname -r)
@@ -184,11 +184,48 @@ share() {
 	[ "$rc" = 0 ]
 }
 
+# sample: the guest's slowdown from working-set sampling. The same fixed work
+# (memcheck re-verifying 64 MiB, mc_passes times, a few seconds) with sampling
+# off (one period per hour), at the default rate (100 pages per 30 s, run as
+# 10 per 3 s so that the run spans several periods) and at 1000 pages per second.
+sampling() {
+	local S=/sys/kernel/esxmm/sample cfg off=0 line log=$work/sample.log per n name
+	local oldp oldn
+	if [ "$what" != esxmm ]; then
+		echo "bench: sampling: skipped ($what has no sampling)"
+		return 0
+	fi
+	oldp=$(cat $S/period_millisecs) oldn=$(cat $S/sample_pages)
+	for cfg in off:3600000:1 default:3000:10 1000pps:1000:1000; do
+		IFS=: read -r name per n <<<"$cfg"
+		echo "$per" >$S/period_millisecs
+		echo "$n" >$S/sample_pages
+		rm -f "$MNT/bench"
+		qemu-system-x86_64 -accel kvm -cpu host -m 256 -smp 1 -nographic -no-reboot -nodefaults \
+			-serial stdio -kernel "/boot/vmlinuz-$KVER" -initrd "$INITRD" \
+			-append "console=ttyS0 quiet panic=-1 mitigations=off mc_mb=$MB mc_mode=passes mc_passes=${BENCH_PASSES:-40}" \
+			-object "memory-backend-file,id=mem,size=256M,mem-path=$MNT/bench,share=on" \
+			-machine memory-backend=mem </dev/null >"$log" 2>&1 || true
+		line=$(tr -d '\r' <"$log" | grep -oE 'MEMCHECK passes=[0-9]+ ms=[0-9]+' | tail -n1 || true)
+		[ -n "$line" ] || { tail -n 20 "$log" >&2; return 1; }
+		tr -d '\r' <"$log" | grep -q 'MEMCHECK OK' || { echo "bench: sampling: memcheck failed" >&2; return 1; }
+		line=${line##*ms=}
+		[ "$name" = off ] && off=$line
+		echo "bench: sampling $name (period ${per} ms, ${n} pages): ${line} ms," \
+			"slowdown $(awk -v a="$line" -v b="$off" 'BEGIN {printf "%+.2f %%", (a / b - 1) * 100}')"
+	done
+	rm -f "$MNT/bench"
+	echo "$oldp" >$S/period_millisecs
+	echo "$oldn" >$S/sample_pages
+	echo "bench: sampling: goal: under 1 % slowdown at the default rate"
+}
+
 fail=0
 for p in $PARTS; do
 	case $p in
 	firsttouch) firsttouch ;;
 	share) share || fail=1 ;;
+	sample) sampling || fail=1 ;;
 	*) echo "bench: unknown part $p" >&2; fail=1 ;;
 	esac
 done

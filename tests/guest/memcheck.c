@@ -12,6 +12,8 @@
  *     mc_mb=64        buffer size in MiB
  *     mc_mode=check   check: write, verify, power off
  *                     hold: write, then re-verify in a loop for mc_hold seconds (demo)
+ *                     passes: write, then re-verify mc_passes times and print
+ *                     "MEMCHECK passes=N ms=T" (the time of those passes)
  *     mc_hold=30
  */
 #include <errno.h>
@@ -136,6 +138,16 @@ int main(int argc, char **argv)
 
 	if (verify(buf, pages))
 		finish(1);
+	if (!strcmp(mode, "passes")) {
+		/* A fixed amount of work, timed: for overhead benchmarks. */
+		long n = strtol(param(argc, argv, "mc_passes", "10"), NULL, 0);
+		double v0 = now_ms();
+
+		for (pass = 0; pass < n; pass++)
+			if (verify(buf, pages))
+				finish(1);
+		printf("MEMCHECK passes=%ld ms=%.0f\n", n, now_ms() - v0);
+	}
 	if (!strcmp(mode, "hold")) {
 		hold_end = now_ms() + hold * 1e3;
 		while (now_ms() < hold_end) {
