@@ -73,8 +73,10 @@ struct esxmm_vm {
 extern struct esxmm_pool esxmm_pool;
 
 /*
- * esxmm_vms_lock protects esxmm_vms (the list of live vms) and nothing
- * else; it is a leaf lock, taken with no other esxmm lock held.
+ * esxmm_vms_lock protects esxmm_vms (the list of live vms) and the vms'
+ * policy inputs (shares, min_pages). Order: mmap_lock (mmap's admission
+ * check) -> esxmm_vms_lock -> page locks -> i_mmap_rwsem -> xa_lock and the
+ * frame table lock. The scanner and the sampler hold it for a batch.
  */
 extern struct mutex esxmm_vms_lock;
 extern struct list_head esxmm_vms;

@@ -520,7 +520,8 @@ int esxmm_sysfs_add_vm(struct esxmm_vm *vm)
 	int id, err;
 
 	kobject_init(&vm->kobj, &esxmm_vm_ktype);
-	id = ida_alloc(&vm_ida, GFP_KERNEL);
+	/* Hints pack the id in 24 bits (share/frame.h). */
+	id = ida_alloc_max(&vm_ida, ESXMM_HINT_MAX_VM, GFP_KERNEL);
 	if (id < 0) {
 		vm->id = UINT_MAX;
 		kobject_put(&vm->kobj);

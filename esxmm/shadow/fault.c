@@ -105,7 +105,12 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 	struct page *copy, *last;
 	int err;
 
-	if (esxmm_share_take_if_alone(f)) {
+	/*
+	 * The last sharer keeps the page, unless someone else holds it (a
+	 * GUP pin from an earlier sharer's I/O would see the new writes):
+	 * the frame's reference, the caller's, and this PPN's mappings.
+	 */
+	if (page_count(fpage) == 2 + page_mapcount(fpage) && esxmm_share_take_if_alone(f)) {
 		/* The frame's reference on the page becomes the pmap's. */
 		err = esxmm_pmap_replace(&vm->pmap, ppn, shared, esxmm_pmap_mk_private(fpage));
 		WARN_ON_ONCE(err);
@@ -164,7 +169,7 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write
 		page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
 		if (page) {
 			lock_page(page);
-			if (esxmm_pmap_load(&vm->pmap, ppn) != entry) {
+			if (!esxmm_pmap_still(&vm->pmap, ppn, entry, page)) {
 				unlock_page(page);
 				put_page(page);
 				continue;
@@ -275,6 +280,12 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 	if (vmf->pgoff >= esxmm_size_to_pages(i_size_read(inode)))
 		return VM_FAULT_SIGBUS;
 	page = esxmm_shadow_get_page(vm, vmf->pgoff, false, &err);
+	if (page && unlikely(PageHWPoison(page))) {
+		/* The core mm's own poison path needs page->mapping. */
+		unlock_page(page);
+		put_page(page);
+		return VM_FAULT_HWPOISON;
+	}
 	if (page) {
 		esxmm_reclaim_touch(vm, vmf->pgoff);
 		vmf->page = page;
@@ -319,7 +330,7 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 	if (found != page)
 		return VM_FAULT_NOPAGE;
 	lock_page(page);
-	if (esxmm_pmap_load(&vm->pmap, vmf->pgoff) != entry) {
+	if (!esxmm_pmap_still(&vm->pmap, vmf->pgoff, entry, page)) {
 		unlock_page(page);
 		return VM_FAULT_NOPAGE;
 	}
@@ -347,14 +358,11 @@ const struct vm_operations_struct esxmm_vm_ops = {
 	.page_mkwrite	= esxmm_page_mkwrite,
 };
 
-/* Zap PPNs [start, end), then drop the page references the batch carries. */
-static void release_batch(struct esxmm_vm *vm, struct folio_batch *fbatch,
-			  pgoff_t start, pgoff_t end)
+/* Drop the page references the batch carries (their PTEs are gone). */
+static void release_batch(struct folio_batch *fbatch)
 {
 	unsigned int i, nr = folio_batch_count(fbatch);
 
-	if (end > start)
-		esxmm_shadow_invalidate(vm, start, end - start);
 	for (i = 0; i < nr; i++)
 		folio_put(fbatch->folios[i]);
 	if (nr)
@@ -370,10 +378,17 @@ static struct page *erase_resident(struct esxmm_vm *vm, pgoff_t index, void *ent
 	struct page *last = NULL;
 
 	*erased = false;
-	if (esxmm_pmap_load(&vm->pmap, index) != entry ||
+	if (!esxmm_pmap_still(&vm->pmap, index, entry, page) ||
 	    esxmm_pmap_replace(&vm->pmap, index, entry, NULL))
 		return NULL;
 	*erased = true;
+	/*
+	 * Zap under the page lock, as truncate does for a mapped folio: a
+	 * PTE left behind would keep showing this page (a frame's, maybe
+	 * another guest's private page soon) after the PPN got a new one.
+	 */
+	if (page_mapped(page))
+		esxmm_shadow_invalidate(vm, index, 1);
 	atomic_long_dec(&vm->resident);
 	if (!frame)
 		return page;	/* the pmap's reference */
@@ -390,21 +405,23 @@ static struct page *erase_resident(struct esxmm_vm *vm, pgoff_t index, void *ent
  * @end: one past the last PPN (ULONG_MAX: to the end).
  *
  * Used by truncate, hole punch and eviction, with the inode lock held or
- * the inode unreachable. Each entry is erased under its page lock (a shared
- * PPN drops its frame reference; the last one frees the frame), then the
- * range's mappings are zapped in batches, then the pages are released, so
- * a racing fault either installed its PTE before the erase (and the zap
- * removes it) or sees the erased entry.
+ * the inode unreachable. The range's mappings are zapped first; then each
+ * entry is erased under its page lock (a shared PPN drops its frame
+ * reference; the last one frees the frame), and a page that a racing fault
+ * mapped meanwhile is zapped there and then, so no PTE outlives its entry.
+ * An entry that changed before we got its lock is looked at again.
  */
 void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 {
 	struct folio_batch fbatch;
-	pgoff_t zstart = 0, zend = 0;
 	unsigned long index = start;
 	struct page *page, *release;
 	bool erased;
 	void *entry;
 
+	/* Most PTEs go in one sweep; a fault racing it is zapped per page. */
+	if (end != ULONG_MAX && end > start)
+		esxmm_shadow_invalidate(vm, start, end - start);
 	folio_batch_init(&fbatch);
 	while (index < end) {
 		page = esxmm_pmap_get_page_from(&vm->pmap, &index, end - 1, &entry);
@@ -416,15 +433,15 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 			release = erase_resident(vm, index, entry, page, &erased);
 			unlock_page(page);
 			put_page(page);
-			if (erased) {
-				if (zend == zstart)
-					zstart = index;
-				zend = index + 1;
-			}
-			if (release && !folio_batch_add(&fbatch, page_folio(release))) {
-				release_batch(vm, &fbatch, zstart, zend);
-				zstart = zend;
-			}
+			if (release && !folio_batch_add(&fbatch, page_folio(release)))
+				release_batch(&fbatch);
+			/*
+			 * The entry changed while we waited for the lock (the
+			 * scanner merged it, a write broke its share): look at
+			 * this PPN again rather than leave it behind.
+			 */
+			if (!erased)
+				continue;
 		} else if (esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
 			esxmm_pmap_replace(&vm->pmap, index, entry, NULL);
 		} else {
@@ -436,7 +453,7 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 		index++;
 		cond_resched();
 	}
-	release_batch(vm, &fbatch, zstart, zend);
+	release_batch(&fbatch);
 }
 
 /**

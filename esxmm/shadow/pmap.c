@@ -136,6 +136,33 @@ int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *ne
 }
 
 /**
+ * esxmm_pmap_still() - Does an entry still hold what a lookup found?
+ * @pmap: the pmap.
+ * @ppn: guest page number.
+ * @entry: the entry esxmm_pmap_get_page() returned.
+ * @page: the page it returned, which the caller has locked.
+ *
+ * Compares the entry and, for a frame, that the frame still holds @page:
+ * the frame may have been freed and its memory reused for another frame
+ * at the same address (entry equal, page not) while the caller slept.
+ *
+ * Return: true if @ppn is still backed by @page through @entry.
+ */
+bool esxmm_pmap_still(struct esxmm_pmap *pmap, pgoff_t ppn, void *entry, struct page *page)
+{
+	struct esxmm_frame *frame;
+	bool same;
+
+	xa_lock(&pmap->xa);
+	same = xa_load(&pmap->xa, ppn) == entry;
+	frame = esxmm_pmap_to_frame(entry);
+	if (same)
+		same = frame ? frame->page == page : esxmm_pmap_to_page(entry) == page;
+	xa_unlock(&pmap->xa);
+	return same;
+}
+
+/**
  * esxmm_pmap_test_clear_mark() - Clear a mark of an entry, saying if it was set.
  * @pmap: the pmap.
  * @ppn: guest page number.
@@ -165,9 +192,10 @@ bool esxmm_pmap_test_clear_mark(struct esxmm_pmap *pmap, pgoff_t ppn, xa_mark_t 
  * The reference is taken under xa_lock, so neither the page nor the frame
  * can go between the lookup and the get: whoever erases or replaces an entry
  * drops what it pointed at only after its compare-and-exchange under the
- * same lock. To act on the page, the caller locks it and checks that the
- * entry still is *@entryp (shadow/pmap.h); a frame is stable while its
- * page is locked and an entry points at it.
+ * same lock. To act on the page, the caller locks it and checks with
+ * esxmm_pmap_still() that the entry still is *@entryp and still holds the
+ * page; a frame is stable while its page is locked and an entry points at
+ * it.
  *
  * Return: the page with one more reference, or NULL if the entry is not
  * resident (*@entryp tells which state it is in).

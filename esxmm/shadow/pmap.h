@@ -116,6 +116,7 @@ void esxmm_pmap_destroy(struct esxmm_pmap *pmap);
 void *esxmm_pmap_load(struct esxmm_pmap *pmap, pgoff_t ppn);
 int esxmm_pmap_replace(struct esxmm_pmap *pmap, pgoff_t ppn, void *old, void *new);
 struct page *esxmm_pmap_get_page(struct esxmm_pmap *pmap, pgoff_t ppn, void **entryp);
+bool esxmm_pmap_still(struct esxmm_pmap *pmap, pgoff_t ppn, void *entry, struct page *page);
 bool esxmm_pmap_test_clear_mark(struct esxmm_pmap *pmap, pgoff_t ppn, xa_mark_t mark);
 struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *index,
 				      unsigned long max, void **entryp);

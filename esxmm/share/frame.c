@@ -176,11 +176,32 @@ bool esxmm_ftable_put(struct esxmm_ftable *t, struct esxmm_frame *f)
 unsigned long esxmm_ftable_drain_hints(struct esxmm_ftable *t, esxmm_frame_match_t match,
 				       void *arg, void (*free_fn)(struct esxmm_frame *))
 {
+	return esxmm_ftable_drain_hints_range(t, 0, 1UL << t->bits, match, arg, free_fn);
+}
+
+/**
+ * esxmm_ftable_drain_hints_range() - esxmm_ftable_drain_hints() over some buckets.
+ * @t: the table; the caller holds @t->lock.
+ * @from: first bucket.
+ * @to: one past the last bucket (at most 1 << @t->bits).
+ * @match: NULL for every hint, else only hints it accepts.
+ * @arg: passed to @match.
+ * @free_fn: frees one hint.
+ *
+ * Lets a caller walk a big table in slices, dropping the lock in between.
+ *
+ * Return: how many were removed.
+ */
+unsigned long esxmm_ftable_drain_hints_range(struct esxmm_ftable *t, unsigned long from,
+					     unsigned long to, esxmm_frame_match_t match,
+					     void *arg, void (*free_fn)(struct esxmm_frame *))
+{
 	unsigned long i, n = 0;
 	struct esxmm_frame **pp, *f;
 
 	lockdep_assert_held(&t->lock);
-	for (i = 0; i < (1UL << t->bits); i++) {
+	to = min(to, 1UL << t->bits);
+	for (i = from; i < to; i++) {
 		pp = &t->buckets[i];
 		while ((f = *pp)) {
 			if (!esxmm_frame_is_hint(f) || (match && !match(f, arg))) {

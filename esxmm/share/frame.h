@@ -100,6 +100,9 @@ void esxmm_ftable_get(struct esxmm_ftable *t, struct esxmm_frame *f);
 bool esxmm_ftable_put(struct esxmm_ftable *t, struct esxmm_frame *f);
 unsigned long esxmm_ftable_drain_hints(struct esxmm_ftable *t, esxmm_frame_match_t match,
 				       void *arg, void (*free_fn)(struct esxmm_frame *));
+unsigned long esxmm_ftable_drain_hints_range(struct esxmm_ftable *t, unsigned long from,
+					     unsigned long to, esxmm_frame_match_t match,
+					     void *arg, void (*free_fn)(struct esxmm_frame *));
 size_t esxmm_share_pick(const unsigned long *weights, size_t n, u64 r);
 
 #endif /* ESXMM_SHARE_FRAME_H */

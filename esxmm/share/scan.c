@@ -291,7 +291,8 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 
 	if (hvm && vm_domain(hvm) == domain)
 		hpage = esxmm_pmap_get_page(&hvm->pmap, hppn, &hentry);
-	if (!hpage || esxmm_pmap_state(hentry) != ESXMM_P_PRIVATE || hpage == page) {
+	if (!hpage || esxmm_pmap_state(hentry) != ESXMM_P_PRIVATE || hpage == page ||
+	    PageHWPoison(hpage)) {
 		if (hpage)
 			put_page(hpage);
 		goto stale;
@@ -349,7 +350,8 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 	page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
 	if (!page)
 		return;
-	if (esxmm_pmap_state(entry) != ESXMM_P_PRIVATE)
+	/* Reading a poisoned page would raise a machine check. */
+	if (esxmm_pmap_state(entry) != ESXMM_P_PRIVATE || PageHWPoison(page))
 		goto out;
 	atomic_long_inc(&esxmm_share_stats.pages_scanned);
 
@@ -434,7 +436,7 @@ static void new_pass(struct esxmm_vm *vm, unsigned long size)
  * three times as many visits to see 95 % of the pages). Holes and shared
  * PPNs cost one lookup each; at most 64 per call.
  */
-static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn)
+static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn, unsigned long private_pages)
 {
 	unsigned long size = esxmm_size_to_pages(i_size_read(vm->inode));
 	int tries;
@@ -442,8 +444,16 @@ static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn)
 	if (!size)
 		return false;
 	for (tries = 0; tries < 64; tries++) {
-		if (!vm->scan_left || vm->scan_size != size)
+		if (!vm->scan_left || vm->scan_size != size) {
+			/*
+			 * A page rewritten between passes leaves its old hint
+			 * behind: when hints outnumber twice the private pages,
+			 * the guest's go and its new pass files them afresh.
+			 */
+			if (READ_ONCE(esxmm_frames.nr_hints) > 2 * private_pages)
+				esxmm_share_forget_vm(vm);
 			new_pass(vm, size);
+		}
 		*ppn = vm->scan_pos;
 		vm->scan_pos = (vm->scan_pos + vm->scan_stride) % size;
 		vm->scan_left--;
@@ -456,7 +466,7 @@ static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn)
 static void scan_batch(unsigned int n)
 {
 	struct esxmm_vm **vms, *vm;
-	unsigned long *weights;
+	unsigned long *weights, private_pages = 0;
 	size_t nr = 0, i;
 	pgoff_t ppn;
 
@@ -470,13 +480,16 @@ static void scan_batch(unsigned int n)
 	i = 0;
 	list_for_each_entry(vm, &esxmm_vms, node) {
 		vms[i] = vm;
-		weights[i++] = atomic_long_read(&vm->resident) - atomic_long_read(&vm->shared);
+		/* Clamped: the two counters are not updated together. */
+		weights[i] = max(0L, atomic_long_read(&vm->resident) -
+				     atomic_long_read(&vm->shared));
+		private_pages += weights[i++];
 	}
 	while (n-- && READ_ONCE(share_run) == ESXMM_SHARE_RUN && !kthread_should_stop()) {
 		i = esxmm_share_pick(weights, nr, get_random_u64());
 		if (i >= nr)
 			break;
-		if (pick_ppn(vms[i], &ppn))
+		if (pick_ppn(vms[i], &ppn, private_pages))
 			scan_one(vms[i], ppn);
 		cond_resched();
 	}
@@ -546,9 +559,16 @@ static bool hint_of_vm(const struct esxmm_frame *f, void *vm)
  */
 void esxmm_share_forget_vm(struct esxmm_vm *vm)
 {
-	spin_lock(&esxmm_frames.lock);
-	esxmm_ftable_drain_hints(&esxmm_frames, hint_of_vm, vm, free_hint);
-	spin_unlock(&esxmm_frames.lock);
+	unsigned long from, nr = 1UL << esxmm_frames.bits;
+
+	/* In slices: COW breaks and frees take the same lock. */
+	for (from = 0; from < nr; from += 1024) {
+		spin_lock(&esxmm_frames.lock);
+		esxmm_ftable_drain_hints_range(&esxmm_frames, from, from + 1024, hint_of_vm, vm,
+					       free_hint);
+		spin_unlock(&esxmm_frames.lock);
+		cond_resched();
+	}
 }
 
 /**
