@@ -389,19 +389,14 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 	/*
 	 * No second hash: merges compare whole pages, so a page written
 	 * since it was hashed simply does not match. A zero page about to
-	 * become a frame on its own is checked again.
+	 * become a frame on its own is checked again below.
 	 */
-	if (zero && !page_is_zero(page)) {
-		if (hint)
-			reinsert(hint);
-		goto unlock;
-	}
 	if (hint) {
 		try_hint(vm, ppn, page, hash, domain, hint);
 		goto unlock;
 	}
 	merge_into_shared(vm, ppn, page, hash, domain);
-	if (esxmm_pmap_load(&vm->pmap, ppn) == entry && zero) {
+	if (esxmm_pmap_load(&vm->pmap, ppn) == entry && zero && page_is_zero(page)) {
 		/* No zero frame in this domain yet: this page becomes it. */
 		spare = kmem_cache_alloc(frame_cache, GFP_KERNEL | __GFP_NOWARN);
 		if (spare)
