@@ -37,6 +37,24 @@
  * path below its mount point).  pages_to_scan and sleep_millisecs are
  * restored and run is set to 0 on exit, also on failure.  It prints one
  * line per step and "KVM_SHARE OK pages=N merged=M cow=C" at the end.
+ *
+ * Usage: kvm_vmm --touch FILE SIZE_MIB SCHEDULE
+ *
+ * A known working set, for esxmm's sampler (tests/t_sample.sh, t_tax.sh).
+ * SCHEDULE is W:SECS[,W:SECS...], e.g. 20:6,80:6,20:6: W percent (0..100)
+ * of the pages for SECS seconds (decimals allowed). The guest first writes
+ * (gpa ^ seed) over all of FILE, so every page is resident; then, phase by
+ * phase, it runs touch() over the first W % of the pages (one read and one
+ * write-back of the first dword of each page, which checks that dword too)
+ * again and again until the phase's time is up; W=0 leaves the guest idle.
+ * Lines "phase W=.. t=.. epoch=.." mark each phase's start and end and,
+ * once a second, its progress (passes, longest pass); t is seconds since
+ * kvm_vmm started, epoch the wall clock (CLOCK_REALTIME, as bash's
+ * $EPOCHREALTIME); start and end lines also give mono, CLOCK_MONOTONIC (ftrace's
+ * "mono" clock). SIGUSR1 ends the schedule early. At the end the guest
+ * verifies every dword of FILE (sampling must never change contents), the
+ * host checks it by pread() and its mapping, and it prints "KVM_TOUCH OK
+ * pages=N passes=P".
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -60,6 +78,7 @@
 #include <unistd.h>
 
 #define PAGE_SZ		4096UL
+#define PAGE_SZ_ASM	4096	/* PAGE_SZ for the guest code */
 #define DWORDS_PER_PAGE	(PAGE_SZ / 4)
 
 #define CODE_SLOT	0
@@ -152,12 +171,40 @@ asm(
 	"	hlt\n"
 	"	jmp	8b\n"
 	"guest_share_code_end:\n"
+	/*
+	 * --touch only (after the --share code, so neither other mode's code
+	 * changes). touch(): %eax = start gpa, %ecx = number of pages, %edx =
+	 * seed. Reads the first dword of every page, counts those != gpa ^
+	 * seed and writes back what it read: a read and a write access per
+	 * page, contents unchanged. %eax = mismatches, reported by outl.
+	 */
+	"guest_touch:\n"
+	"	xor	%edi, %edi\n"
+	"	test	%ecx, %ecx\n"
+	"	jz	11f\n"
+	"9:	mov	(%eax), %ebx\n"
+	"	mov	%eax, %esi\n"
+	"	xor	%edx, %esi\n"
+	"	cmp	%esi, %ebx\n"
+	"	je	10f\n"
+	"	inc	%edi\n"
+	"10:	mov	%ebx, (%eax)\n"
+	"	add	$" __stringify(PAGE_SZ_ASM) ", %eax\n"
+	"	dec	%ecx\n"
+	"	jnz	9b\n"
+	"11:	mov	%edi, %eax\n"
+	"	mov	$" __stringify(PORT_VERIFY) ", %dx\n"
+	"	out	%eax, %dx\n"
+	"	hlt\n"
+	"	jmp	11b\n"
+	"guest_touch_code_end:\n"
 	".code64\n"
 	".popsection\n");
 
 extern const unsigned char guest_code_start[], guest_code_end[];
 extern const unsigned char guest_write[], guest_verify[];
 extern const unsigned char guest_verify_common[], guest_share_code_end[];
+extern const unsigned char guest_touch[], guest_touch_code_end[];
 
 struct vmm {
 	int kvm_fd;
@@ -1067,6 +1114,181 @@ static int share_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- --touch: a known working set, for the sampler ----------------------- */
+
+#define TOUCH_MAX_PHASES	64
+#define TOUCH_PROGRESS_MS	1000.0
+
+struct touch_phase {
+	unsigned int percent;
+	double secs;
+};
+
+static volatile sig_atomic_t touch_stop;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	touch_stop = 1;
+}
+
+static double epoch_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* "W:SECS,W:SECS,...": return the number of phases, or -1. */
+static int touch_parse(const char *sched, struct touch_phase *ph, int max)
+{
+	const char *p = sched;
+	char *end;
+	int n = 0;
+
+	while (*p) {
+		unsigned long w;
+		double secs;
+
+		if (n == max)
+			return -1;
+		errno = 0;
+		w = strtoul(p, &end, 10);
+		if (errno || end == p || *end != ':' || w > 100)
+			return -1;
+		p = end + 1;
+		secs = strtod(p, &end);
+		if (end == p || !(secs > 0) || secs > 86400)
+			return -1;
+		ph[n].percent = w;
+		ph[n].secs = secs;
+		n++;
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -1;
+	}
+	return n;
+}
+
+static int touch_main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct sigaction su = { .sa_handler = on_usr1 };
+	struct touch_phase ph[TOUCH_MAX_PHASES];
+	struct vmm v = { 0 };
+	size_t base_len = guest_code_end - guest_code_start;
+	size_t ext_len = guest_touch_code_end - guest_code_end;
+	unsigned long size_mib, pages, exits, total_passes = 0;
+	uint32_t mism;
+	double t_all, t0;
+	char *end;
+	int nph, i;
+
+	verdict = "KVM_TOUCH";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s --touch FILE SIZE_MIB W:SECS[,W:SECS...]\n",
+			progname);
+		return 2;
+	}
+	errno = 0;
+	size_mib = strtoul(argv[3], &end, 0);
+	if (errno || *end || !size_mib || size_mib > MAX_SIZE_MIB) {
+		fprintf(stderr, "%s: SIZE_MIB must be 1..%lu\n", progname,
+			MAX_SIZE_MIB);
+		return 2;
+	}
+	nph = touch_parse(argv[4], ph, TOUCH_MAX_PHASES);
+	if (nph <= 0) {
+		fprintf(stderr, "%s: SCHEDULE must be W:SECS[,W:SECS...] (W 0..100, SECS > 0, at most %d phases)\n",
+			progname, TOUCH_MAX_PHASES);
+		return 2;
+	}
+	if (sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGUSR1, &su, NULL) < 0)
+		die_errno("sigaction");
+
+	t_all = now_ms();
+	setup_file(&v, argv[2], size_mib << 20);
+	setup_vm(&v);
+	if (CODE_OFFSET + base_len + ext_len > CODE_SIZE)
+		die("guest code does not fit in slot 0");
+	memcpy(v.code + CODE_OFFSET + base_len, guest_code_end, ext_len);
+	pages = v.ram_size / PAGE_SZ;
+	printf("kvm_touch: file=%s size=%lu MiB pages=%lu ram_gpa=0x%lx schedule=%s pid=%d\n",
+	       argv[2], size_mib, pages, RAM_GPA, argv[4], (int)getpid());
+
+	/* Fill: every page resident, holding gpa ^ SEED1 */
+	t0 = now_ms();
+	printf("fill start t=%.3f epoch=%.3f mono=%.3f\n", (t0 - t_all) / 1e3,
+	       epoch_s(), t0 / 1e3);
+	run_guest(&v, guest_write, RAM_GPA, v.ram_size / 4, SEED1,
+		  PORT_WRITE_DONE, &exits);
+	printf("fill end t=%.3f epoch=%.3f pages=%lu exits=%lu ms=%.1f\n",
+	       (now_ms() - t_all) / 1e3, epoch_s(), pages, exits,
+	       now_ms() - t0);
+
+	for (i = 0; i < nph && !touch_stop; i++) {
+		unsigned long n = (pages * ph[i].percent + 50) / 100;
+		unsigned long passes = 0, passes_sec = 0;
+		double start = now_ms(), stop = start + ph[i].secs * 1e3;
+		double last = start, max_ms = 0, max_sec = 0, p0, d;
+
+		printf("phase W=%u start t=%.3f epoch=%.3f pages=%lu secs=%.3f mono=%.3f\n",
+		       ph[i].percent, (start - t_all) / 1e3, epoch_s(), n,
+		       ph[i].secs, start / 1e3);
+		while (!touch_stop && now_ms() < stop) {
+			if (n) {
+				p0 = now_ms();
+				mism = run_guest(&v, guest_touch, RAM_GPA, n,
+						 SEED1, PORT_VERIFY, &exits);
+				if (mism)
+					die("phase %d (W=%u): touch pass %lu found %u pages whose first dword is not gpa ^ seed",
+					    i, ph[i].percent, passes, mism);
+				d = now_ms() - p0;
+				passes++;
+				passes_sec++;
+				if (d > max_ms)
+					max_ms = d;
+				if (d > max_sec)
+					max_sec = d;
+			} else {
+				d = stop - now_ms();
+				usleep(d > 50 ? 50000 : (d > 0 ? d * 1e3 : 0));
+			}
+			if (now_ms() - last >= TOUCH_PROGRESS_MS) {
+				printf("phase W=%u t=%.3f epoch=%.3f passes=%lu max_pass_ms=%.1f\n",
+				       ph[i].percent, (now_ms() - t_all) / 1e3,
+				       epoch_s(), passes_sec, max_sec);
+				last = now_ms();
+				passes_sec = 0;
+				max_sec = 0;
+			}
+		}
+		total_passes += passes;
+		printf("phase W=%u end t=%.3f epoch=%.3f passes=%lu max_pass_ms=%.1f mono=%.3f%s\n",
+		       ph[i].percent, (now_ms() - t_all) / 1e3, epoch_s(), passes,
+		       max_ms, now_ms() / 1e3, touch_stop ? " (SIGUSR1)" : "");
+	}
+
+	/* Sampling must not have changed a byte */
+	t0 = now_ms();
+	mism = run_guest(&v, guest_verify, RAM_GPA, v.ram_size / 4, SEED1,
+			 PORT_VERIFY, &exits);
+	if (mism)
+		die("final guest verify: %u of %lu dwords differ from gpa ^ seed",
+		    mism, v.ram_size / 4);
+	host_check(&v, 0, v.ram_size, SEED1, false, "final");
+	printf("verify end t=%.3f epoch=%.3f ms=%.1f: guest and host see every dword intact\n",
+	       (now_ms() - t_all) / 1e3, epoch_s(), now_ms() - t0);
+	printf("kvm_touch: total kvm_run exits=%lu, %.1f ms\n", v.exits,
+	       now_ms() - t_all);
+	printf("KVM_TOUCH OK pages=%lu passes=%lu\n", pages, total_passes);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -1081,6 +1303,8 @@ int main(int argc, char **argv)
 		progname = argv[0];
 	if (argc >= 2 && !strcmp(argv[1], "--share"))
 		return share_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "--touch"))
+		return touch_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s FILE SIZE_MIB\n", progname);

@@ -56,7 +56,7 @@ out=$(mktemp /tmp/t_share_kvm.XXXXXX)
 at_exit "rm -f '$out'"
 
 t0=$SECONDS
-"$ESXMM_TESTBIN/kvm_vmm" --share "$MNT/vm1" "$SIZE_MIB" | tee "$out" ||
+stdbuf -oL "$ESXMM_TESTBIN/kvm_vmm" --share "$MNT/vm1" "$SIZE_MIB" | tee "$out" ||
 	fail "kvm_vmm --share $MNT/vm1 $SIZE_MIB failed (exit ${PIPESTATUS[0]})"
 grep -q "^KVM_SHARE OK pages=$PAGES " "$out" || fail "no 'KVM_SHARE OK pages=$PAGES' line"
 log "t_share_kvm: kvm_vmm --share took $((SECONDS - t0)) s"

@@ -144,6 +144,8 @@ static void sample_vm(struct esxmm_vm *vm, unsigned int want)
 	esxmm_est_period(e, touched, vm->sample_n);
 	trace_sample_period(vm->id, touched, vm->sample_n, e->slow, e->fast,
 			    esxmm_est_value(e, 0));
+	/* Counted up as pages are marked: the current fraction stays true. */
+	WRITE_ONCE(vm->sample_n, 0);
 
 	want = min_t(unsigned long, want, atomic_long_read(&vm->resident));
 	for (tries = 0; size && n < want && tries < 4UL * want; tries++) {
@@ -164,11 +166,10 @@ static void sample_vm(struct esxmm_vm *vm, unsigned int want)
 		__xa_set_mark(&vm->pmap.xa, index, ESXMM_SAMPLED_MARK);
 		xa_unlock(&vm->pmap.xa);
 		/* Marked first: a touch between mark and zap counts as one. */
+		WRITE_ONCE(vm->sample_n, ++n);
 		esxmm_shadow_invalidate(vm, index, 1);
-		n++;
 		cond_resched();
 	}
-	WRITE_ONCE(vm->sample_n, n);
 }
 
 static void sample_all(void)
@@ -232,7 +233,14 @@ static int sample_thread_fn(void *unused)
 		}
 		if (time_after_eq(now, next_period)) {
 			sample_all();
-			next_period = now + msecs_to_jiffies(READ_ONCE(esxmm_reclaim_cfg.period_ms));
+			/*
+			 * The period starts once the samples are marked: marking
+			 * many pages (a zap and a KVM flush each) can take a
+			 * while, and that time must not come out of the guest's
+			 * time to touch them.
+			 */
+			next_period = jiffies +
+				      msecs_to_jiffies(READ_ONCE(esxmm_reclaim_cfg.period_ms));
 			WRITE_ONCE(kicked, true);	/* new estimates: new targets */
 		}
 		if (READ_ONCE(kicked) || time_after_eq(now, next_balance)) {
