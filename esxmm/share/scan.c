@@ -458,7 +458,8 @@ static bool pick_ppn(struct esxmm_vm *vm, pgoff_t *ppn, unsigned long private_pa
 	return false;
 }
 
-static void scan_batch(unsigned int n)
+/* One batch; returns false when there was nothing to scan. */
+static bool scan_batch(unsigned int n)
 {
 	struct esxmm_vm **vms, *vm;
 	unsigned long *weights, private_pages = 0;
@@ -492,6 +493,7 @@ out:
 	mutex_unlock(&esxmm_vms_lock);
 	kfree(weights);
 	kfree(vms);
+	return private_pages > 0;
 }
 
 static int share_thread_fn(void *unused)
@@ -499,9 +501,13 @@ static int share_thread_fn(void *unused)
 	set_freezable();
 	while (!kthread_should_stop()) {
 		if (READ_ONCE(share_run) == ESXMM_SHARE_RUN) {
-			scan_batch(READ_ONCE(pages_to_scan));
+			unsigned int ms = READ_ONCE(sleep_ms);
+
+			/* Nothing private anywhere: no busy loop at sleep_millisecs=0. */
+			if (!scan_batch(READ_ONCE(pages_to_scan)))
+				ms = max(ms, 200U);
 			wait_event_freezable_timeout(share_wait, kthread_should_stop(),
-						     msecs_to_jiffies(READ_ONCE(sleep_ms)));
+						     msecs_to_jiffies(ms));
 		} else {
 			wait_event_freezable(share_wait, kthread_should_stop() ||
 					     READ_ONCE(share_run) == ESXMM_SHARE_RUN);
