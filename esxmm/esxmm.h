@@ -30,6 +30,9 @@
  * @resident: PPNs backed by machine memory (PRIVATE and SHARED entries).
  * @shared: PPNs that map a shared frame.
  * @faults: ->fault calls on the file's mappings.
+ * @swapped: PPNs whose page is in a swap slot.
+ * @blocked_faults: faults that waited for reclaim to make room (the pool
+ *	full, or the low state with the guest above its target).
  * @share_group: 0: shares only within itself; else with guests of the same
  *	group. Written under esxmm_vms_lock, read with READ_ONCE().
  * @scan_pos: the share scanner's place in its current pass over the guest:
@@ -56,6 +59,8 @@ struct esxmm_vm {
 	atomic_long_t resident;
 	atomic_long_t shared;
 	atomic_long_t faults;
+	atomic_long_t swapped;
+	atomic_long_t blocked_faults;
 	u32 share_group;
 	unsigned long scan_pos;
 	unsigned long scan_stride;
@@ -95,6 +100,7 @@ static inline struct esxmm_vm *esxmm_vm_of(struct inode *inode)
 extern const struct vm_operations_struct esxmm_vm_ops;
 struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp);
 int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn);
+int esxmm_shadow_swap_in(struct esxmm_vm *vm, pgoff_t ppn);
 void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end);
 void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr);
 int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end);

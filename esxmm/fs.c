@@ -195,18 +195,30 @@ static ssize_t esxmm_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		struct page *page;
 		void *entry;
 		size_t copied;
+		int perr = 0;
 
 		page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
+		if (page && !PageUptodate(page)) {
+			/* Being read back from swap: wait for it. */
+			put_page(page);
+			page = NULL;
+		}
+		if (!page && esxmm_pmap_state(entry) != ESXMM_P_NONE &&
+		    esxmm_pmap_state(entry) != ESXMM_P_BALLOONED) {
+			/* Swapped (or racing a swap-in): read it back, locked. */
+			page = esxmm_shadow_get_page(vm, ppn, false, &perr);
+			if (!page) {
+				if (!done)
+					done = perr == -ENXIO ? -EIO : perr;
+				break;
+			}
+			unlock_page(page);
+		}
 		if (page) {
 			copied = copy_page_to_iter(page, off, n, to);
 			put_page(page);
-		} else if (esxmm_pmap_state(entry) == ESXMM_P_NONE ||
-			   esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
-			copied = iov_iter_zero(n, to);
 		} else {
-			if (!done)
-				done = -EIO;
-			break;
+			copied = iov_iter_zero(n, to);
 		}
 		done += copied;
 		iocb->ki_pos += copied;

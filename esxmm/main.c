@@ -61,9 +61,12 @@ static int __init esxmm_init(void)
 	err = esxmm_reclaim_init();
 	if (err)
 		goto share_exit;
-	err = esxmm_sysfs_init();
+	err = esxmm_swap_init();
 	if (err)
 		goto reclaim_exit;
+	err = esxmm_sysfs_init();
+	if (err)
+		goto swap_exit;
 	err = esxmm_fs_init();
 	if (err)
 		goto sysfs_exit;
@@ -73,6 +76,8 @@ static int __init esxmm_init(void)
 
 sysfs_exit:
 	esxmm_sysfs_exit();
+swap_exit:
+	esxmm_swap_exit();
 reclaim_exit:
 	esxmm_reclaim_exit();
 share_exit:
@@ -87,6 +92,7 @@ static void __exit esxmm_exit(void)
 	WARN_ON(esxmm_vm_count());
 	WARN_ON(esxmm_pool_allocated(&esxmm_pool));
 	esxmm_sysfs_exit();
+	esxmm_swap_exit();
 	esxmm_reclaim_exit();
 	esxmm_share_exit();
 	pr_info("unloaded\n");

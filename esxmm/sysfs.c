@@ -10,9 +10,12 @@
  *   share/  run (rw)  pages_to_scan (rw)  sleep_millisecs (rw)  pages_shared
  *           pages_sharing  pages_hinted  hint_hits  hint_stale  zero_pages
  *           cow_breaks  hash_collisions  pages_scanned  pinned_skips  frame_bytes
+ *   swap/   file (rw)  shrinker (rw)  slots_total  slots_used  pages_swapped_out
+ *           pages_swapped_in  write_errors  read_errors  pinned_skips  shrinker_pages
  *   vms/<id>/  path  size_pages  resident_pages  faults  shared_pages
  *           share_group (rw)  shares (rw)  min_pages (rw)  active_permille
  *           active_{slow,fast,period}_permille  target_pages  reclaim_pages
+ *           swapped_pages  blocked_faults
  */
 #include <linux/dcache.h>
 #include <linux/idr.h>
@@ -32,6 +35,7 @@ static struct kobject *esxmm_kobj;	/* /sys/kernel/esxmm */
 static struct kobject *vms_kobj;	/* /sys/kernel/esxmm/vms */
 static struct kobject *share_kobj;	/* /sys/kernel/esxmm/share */
 static struct kobject *sample_kobj;	/* /sys/kernel/esxmm/sample */
+static struct kobject *swap_kobj;	/* /sys/kernel/esxmm/swap */
 static DEFINE_IDA(vm_ida);		/* vm ids; the IDA locks itself */
 
 /* Global tunables */
@@ -325,6 +329,95 @@ static const struct attribute_group *share_groups[] = {
 	NULL,
 };
 
+/* swap/ */
+
+static ssize_t file_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return esxmm_swap_show_file(buf);
+}
+
+/* An absolute path of a root-owned 0600 preallocated file, or "none". */
+static ssize_t file_store(struct kobject *kobj, struct kobj_attribute *attr,
+			  const char *buf, size_t count)
+{
+	int err = esxmm_swap_set_file(buf, count);
+
+	return err ? err : count;
+}
+static struct kobj_attribute file_attr = __ATTR_RW(file);
+
+static ssize_t shrinker_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", esxmm_swap_shrinker_on());
+}
+
+/* 0: the host's reclaim may not ask esxmm for pages; 1: it may. */
+static ssize_t shrinker_store(struct kobject *kobj, struct kobj_attribute *attr,
+			      const char *buf, size_t count)
+{
+	unsigned long v;
+	int err = esxmm_parse_ulong(buf, count, 0, 1, &v);
+
+	if (err)
+		return err;
+	esxmm_swap_set_shrinker(v);
+	return count;
+}
+static struct kobj_attribute shrinker_attr = __ATTR_RW(shrinker);
+
+#define SWAP_FN_ATTR(name, fn)							\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%lu\n", fn());					\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+SWAP_FN_ATTR(slots_total, esxmm_swap_slots_total);
+SWAP_FN_ATTR(slots_used, esxmm_swap_slots_used);
+
+#define SWAP_STAT_ATTR(name, field)						\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%ld\n",					\
+			  atomic_long_read(&esxmm_swap_stats.field));		\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+SWAP_STAT_ATTR(pages_swapped_out, pages_out);
+SWAP_STAT_ATTR(pages_swapped_in, pages_in);
+SWAP_STAT_ATTR(write_errors, write_errors);
+SWAP_STAT_ATTR(read_errors, read_errors);
+
+/* swap/pinned_skips: the C name differs from share/'s counter of that name. */
+static ssize_t swap_pinned_skips_show(struct kobject *kobj, struct kobj_attribute *attr,
+				      char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&esxmm_swap_stats.pinned_skips));
+}
+static struct kobj_attribute swap_pinned_skips_attr =
+	__ATTR(pinned_skips, 0444, swap_pinned_skips_show, NULL);
+SWAP_STAT_ATTR(shrinker_pages, shrinker_pages);
+
+static struct attribute *swap_attrs[] = {
+	&file_attr.attr,
+	&shrinker_attr.attr,
+	&slots_total_attr.attr,
+	&slots_used_attr.attr,
+	&pages_swapped_out_attr.attr,
+	&pages_swapped_in_attr.attr,
+	&write_errors_attr.attr,
+	&read_errors_attr.attr,
+	&shrinker_pages_attr.attr,
+	&swap_pinned_skips_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group swap_group = {
+	.attrs = swap_attrs,
+};
+
 /* Per-vm directory */
 
 static struct esxmm_vm *to_vm(struct kobject *kobj)
@@ -359,24 +452,22 @@ static ssize_t size_pages_show(struct kobject *kobj, struct kobj_attribute *attr
 }
 static struct kobj_attribute size_pages_attr = __ATTR_RO(size_pages);
 
-static ssize_t resident_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
-				   char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&to_vm(kobj)->resident));
-}
-static struct kobj_attribute resident_pages_attr = __ATTR_RO(resident_pages);
+/* An atomic_long_t counter of the vm. */
+#define VM_COUNTER_ATTR(name, field)						\
+static ssize_t name##_show(struct kobject *kobj, struct kobj_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&to_vm(kobj)->field));	\
+}										\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
-static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&to_vm(kobj)->faults));
-}
-static struct kobj_attribute faults_attr = __ATTR_RO(faults);
+VM_COUNTER_ATTR(resident_pages, resident);
+VM_COUNTER_ATTR(faults, faults);
+VM_COUNTER_ATTR(shared_pages, shared);
+VM_COUNTER_ATTR(swapped_pages, swapped);
+VM_COUNTER_ATTR(blocked_faults, blocked_faults);
 
-static ssize_t shared_pages_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&to_vm(kobj)->shared));
-}
-static struct kobj_attribute shared_pages_attr = __ATTR_RO(shared_pages);
+
 
 static ssize_t share_group_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
@@ -487,6 +578,8 @@ static struct attribute *esxmm_vm_attrs[] = {
 	&active_period_permille_attr.attr,
 	&target_pages_attr.attr,
 	&reclaim_pages_attr.attr,
+	&swapped_pages_attr.attr,
+	&blocked_faults_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(esxmm_vm);
@@ -572,8 +665,20 @@ int esxmm_sysfs_init(void)
 	err = sysfs_create_group(sample_kobj, &sample_group);
 	if (err)
 		goto put_sample;
+	swap_kobj = kobject_create_and_add("swap", esxmm_kobj);
+	if (!swap_kobj) {
+		err = -ENOMEM;
+		goto remove_sample;
+	}
+	err = sysfs_create_group(swap_kobj, &swap_group);
+	if (err)
+		goto put_swap;
 	return 0;
 
+put_swap:
+	kobject_put(swap_kobj);
+remove_sample:
+	sysfs_remove_group(sample_kobj, &sample_group);
 put_sample:
 	kobject_put(sample_kobj);
 remove_share:
@@ -594,6 +699,8 @@ put_root:
  */
 void esxmm_sysfs_exit(void)
 {
+	sysfs_remove_group(swap_kobj, &swap_group);
+	kobject_put(swap_kobj);
 	sysfs_remove_group(sample_kobj, &sample_group);
 	kobject_put(sample_kobj);
 	sysfs_remove_groups(share_kobj, share_groups);

@@ -6,6 +6,8 @@
  *   esxmm:share_hint   what a hint lookup found
  *   esxmm:sample_period  a guest's sampling period ended
  *   esxmm:balance      targets and the free-memory state were recomputed
+ *   esxmm:swap_out     a page went to a swap slot
+ *   esxmm:swap_in      a page came back from one
  * CREATE_TRACE_POINTS is defined in share/scan.c alone.
  */
 #undef TRACE_SYSTEM
@@ -122,6 +124,32 @@ TRACE_EVENT(balance,
 	),
 	TP_printk("pool=%lu free=%lu state=%d vms=%lu", __entry->pool, __entry->free,
 		  __entry->state, __entry->vms)
+);
+
+DECLARE_EVENT_CLASS(swap_page,
+	TP_PROTO(unsigned int vm, unsigned long ppn, unsigned long slot),
+	TP_ARGS(vm, ppn, slot),
+	TP_STRUCT__entry(
+		__field(unsigned int, vm)
+		__field(unsigned long, ppn)
+		__field(unsigned long, slot)
+	),
+	TP_fast_assign(
+		__entry->vm = vm;
+		__entry->ppn = ppn;
+		__entry->slot = slot;
+	),
+	TP_printk("vm=%u ppn=%lu slot=%lu", __entry->vm, __entry->ppn, __entry->slot)
+);
+
+DEFINE_EVENT(swap_page, swap_out,
+	TP_PROTO(unsigned int vm, unsigned long ppn, unsigned long slot),
+	TP_ARGS(vm, ppn, slot)
+);
+
+DEFINE_EVENT(swap_page, swap_in,
+	TP_PROTO(unsigned int vm, unsigned long ppn, unsigned long slot),
+	TP_ARGS(vm, ppn, slot)
 );
 
 #endif /* ESXMM_TRACE_H */

@@ -35,6 +35,8 @@ struct esxmm_vm *esxmm_vm_create(struct inode *inode)
 	atomic_long_set(&vm->resident, 0);
 	atomic_long_set(&vm->shared, 0);
 	atomic_long_set(&vm->faults, 0);
+	atomic_long_set(&vm->swapped, 0);
+	atomic_long_set(&vm->blocked_faults, 0);
 	esxmm_reclaim_vm_init(vm);
 
 	err = esxmm_sysfs_add_vm(vm);	/* on error the kobject is released */
@@ -69,6 +71,7 @@ void esxmm_vm_destroy(struct esxmm_vm *vm)
 	esxmm_share_forget_vm(vm);
 	esxmm_reclaim_kick();
 	WARN_ON_ONCE(atomic_long_read(&vm->resident));
+	WARN_ON_ONCE(atomic_long_read(&vm->swapped));
 	vm->inode->i_private = NULL;
 	vm->inode = NULL;
 	kobject_put(&vm->kobj);

@@ -292,3 +292,161 @@ int esxmm_admit(unsigned long min, unsigned long size, unsigned long reserved_ot
 		return -ENOMEM;
 	return 0;
 }
+
+/* Pages of @v the swapper may take at most: private ones, not below min. */
+static unsigned long swappable(const struct esxmm_swap_vm *v)
+{
+	if (v->resident <= v->min)
+		return 0;
+	return min(v->private, v->resident - v->min);
+}
+
+/* Pages @v holds above its target (and its min), that could be swapped. */
+static unsigned long excess(const struct esxmm_swap_vm *v)
+{
+	unsigned long keep = max(v->target, v->min);
+
+	if (v->resident <= keep)
+		return 0;
+	return min(v->resident - keep, swappable(v));
+}
+
+/**
+ * esxmm_swap_goal() - Pages to free so the state can rise out of hard/low.
+ * @state: the free-memory state.
+ * @free: free pages of the pool.
+ * @pool: the pool's size.
+ * @t: the thresholds.
+ *
+ * In the hard and low states the swapper frees memory until the pool is
+ * above the soft threshold, from where the state climbs back to soft (the
+ * hysteresis of esxmm_state_next()). In soft and high it frees nothing for
+ * the pool's sake.
+ *
+ * Return: the pages to free.
+ */
+unsigned long esxmm_swap_goal(enum esxmm_mstate state, unsigned long free, unsigned long pool,
+			      const struct esxmm_thresholds *t)
+{
+	unsigned long want;
+
+	if (state != ESXMM_STATE_HARD && state != ESXMM_STATE_LOW)
+		return 0;
+	want = mult_frac(pool, (unsigned long)t->soft, 100UL) + 1;
+	return want > free ? want - free : 0;
+}
+
+/**
+ * esxmm_swap_plan() - How many pages to swap out of each guest.
+ * @vms: the guests; ->take is set.
+ * @n: how many.
+ * @state: the free-memory state.
+ * @need: pages the pool needs freed (esxmm_swap_goal() plus faults waiting).
+ *
+ * As ESX: nothing in the high state. In the soft state memory is taken
+ * back by ballooning; a guest over its target that has no balloon is
+ * swapped down to its target instead. In the hard and low states every
+ * guest over its target is swapped down to it; and if that does not free
+ * @need pages (targets leave no room: they add up to the pool), the rest
+ * comes from the guests least below their targets, never below their min.
+ * Shared pages are never counted as swappable.
+ *
+ * Return: the sum of ->take.
+ */
+unsigned long esxmm_swap_plan(struct esxmm_swap_vm *vms, size_t n, enum esxmm_mstate state,
+			      unsigned long need)
+{
+	unsigned long sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct esxmm_swap_vm *v = &vms[i];
+
+		v->take = 0;
+		if (state == ESXMM_STATE_HIGH)
+			continue;
+		if (state == ESXMM_STATE_SOFT && v->balloon)
+			continue;
+		v->take = excess(v);
+		sum += v->take;
+	}
+	if (state != ESXMM_STATE_HARD && state != ESXMM_STATE_LOW)
+		return sum;
+
+	/*
+	 * The rest, from whoever stands highest against its target, levelling
+	 * them down together (in steps of at least ESXMM_SWAP_STEP pages, so
+	 * this is quick for a large @need).
+	 */
+	while (sum < need) {
+		struct esxmm_swap_vm *best = NULL;
+		long best_over = LONG_MIN, second = LONG_MIN;
+		unsigned long room;
+
+		for (i = 0; i < n; i++) {
+			struct esxmm_swap_vm *v = &vms[i];
+			long over = (long)(v->resident - v->take) - (long)v->target;
+
+			if (swappable(v) <= v->take)
+				continue;
+			if (!best || over > best_over) {
+				second = best ? best_over : LONG_MIN;
+				best = v;
+				best_over = over;
+			} else if (over > second) {
+				second = over;
+			}
+		}
+		if (!best)
+			break;
+		room = min(swappable(best) - best->take, need - sum);
+		if (second != LONG_MIN && best_over - second < (long)room)
+			room = max_t(long, ESXMM_SWAP_STEP, best_over - second);
+		room = min(room, swappable(best) - best->take);
+		best->take += room;
+		sum += room;
+	}
+	return sum;
+}
+
+/**
+ * esxmm_swap_plan_pressure() - Pages to swap when the host asks for memory.
+ * @vms: the guests; ->take is set.
+ * @n: how many.
+ * @need: pages the host's reclaim asks for.
+ *
+ * The host's own reclaim (the shrinker) is served by the guests with the
+ * most swappable pages first, evening them out, never below min.
+ *
+ * Return: the sum of ->take, at most @need.
+ */
+unsigned long esxmm_swap_plan_pressure(struct esxmm_swap_vm *vms, size_t n, unsigned long need)
+{
+	unsigned long sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		vms[i].take = 0;
+	while (sum < need) {
+		struct esxmm_swap_vm *best = NULL;
+		unsigned long best_left = 0, second = 0, room;
+
+		for (i = 0; i < n; i++) {
+			unsigned long left = swappable(&vms[i]) - vms[i].take;
+
+			if (left > best_left) {
+				second = best_left;
+				best_left = left;
+				best = &vms[i];
+			} else if (left > second) {
+				second = left;
+			}
+		}
+		if (!best)
+			break;
+		room = min3(need - sum, max(ESXMM_SWAP_STEP, best_left - second), best_left);
+		best->take += room;
+		sum += room;
+	}
+	return sum;
+}

@@ -78,4 +78,31 @@ bool esxmm_thresholds_valid(const struct esxmm_thresholds *t);
 int esxmm_admit(unsigned long min, unsigned long size, unsigned long reserved_others,
 		unsigned long pool, unsigned long swap_free);
 
+/* Pages the swap planner moves at a time when it levels guests down. */
+#define ESXMM_SWAP_STEP		32UL
+
+/**
+ * struct esxmm_swap_vm - one guest as the swapper sees it.
+ * @resident: pages resident (private and shared).
+ * @private: of those, private (only these can be swapped).
+ * @target: pages the policy lets it keep.
+ * @min: pages it is guaranteed: never swapped below.
+ * @balloon: it has a balloon that can take pages back instead.
+ * @take: out: pages to swap out of it.
+ */
+struct esxmm_swap_vm {
+	unsigned long resident;
+	unsigned long private;
+	unsigned long target;
+	unsigned long min;
+	bool balloon;
+	unsigned long take;
+};
+
+unsigned long esxmm_swap_goal(enum esxmm_mstate state, unsigned long free, unsigned long pool,
+			      const struct esxmm_thresholds *t);
+unsigned long esxmm_swap_plan(struct esxmm_swap_vm *vms, size_t n, enum esxmm_mstate state,
+			      unsigned long need);
+unsigned long esxmm_swap_plan_pressure(struct esxmm_swap_vm *vms, size_t n, unsigned long need);
+
 #endif /* ESXMM_RECLAIM_POLICY_H */

@@ -12,6 +12,7 @@
 #include "policy.h"
 
 struct esxmm_vm;
+struct page;
 
 /* The XArray mark of a PPN sampled in the current period. */
 #define ESXMM_SAMPLED_MARK	XA_MARK_1
@@ -49,5 +50,44 @@ int esxmm_reclaim_admit(struct esxmm_vm *vm);
 u64 esxmm_vm_shares(struct esxmm_vm *vm);
 unsigned int esxmm_vm_active(struct esxmm_vm *vm, unsigned int *slow, unsigned int *fast,
 			     unsigned int *period);
+enum esxmm_mstate esxmm_reclaim_update_state(void);
+unsigned long esxmm_reclaim_swap_goal(enum esxmm_mstate state);
+
+/**
+ * struct esxmm_swap_stats - swap counters, read by sysfs.
+ * @pages_out: pages written to swap and freed.
+ * @pages_in: pages read back.
+ * @write_errors: batches whose write failed (their pages stayed).
+ * @read_errors: slot reads that failed (SIGBUS to the VMM).
+ * @pinned_skips: victims skipped because someone else held the page.
+ * @shrinker_pages: pages swapped out because the host's reclaim asked.
+ */
+struct esxmm_swap_stats {
+	atomic_long_t pages_out;
+	atomic_long_t pages_in;
+	atomic_long_t write_errors;
+	atomic_long_t read_errors;
+	atomic_long_t pinned_skips;
+	atomic_long_t shrinker_pages;
+};
+
+extern struct esxmm_swap_stats esxmm_swap_stats;
+
+/* swap.c */
+int esxmm_swap_init(void);
+void esxmm_swap_exit(void);
+bool esxmm_swap_enabled(void);
+unsigned long esxmm_swap_slots_total(void);
+unsigned long esxmm_swap_slots_used(void);
+unsigned long esxmm_swap_slots_free(void);
+bool esxmm_swap_shrinker_on(void);
+void esxmm_swap_set_shrinker(bool on);
+void esxmm_swap_kick(void);
+int esxmm_swap_set_file(const char *buf, size_t count);
+ssize_t esxmm_swap_show_file(char *buf);
+int esxmm_swap_read(struct page *page, unsigned long slot);
+void esxmm_swap_free_slot(unsigned long slot);
+int esxmm_reclaim_wait_room(struct esxmm_vm *vm);
+void esxmm_reclaim_throttle(struct esxmm_vm *vm);
 
 #endif /* ESXMM_RECLAIM_H */

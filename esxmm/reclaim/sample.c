@@ -41,7 +41,14 @@ static struct task_struct *sample_thread;
 static DECLARE_WAIT_QUEUE_HEAD(sample_wait);
 static bool kicked;			/* READ_ONCE/WRITE_ONCE */
 static bool restart_period;		/* the period length changed */
-static enum esxmm_mstate mstate = ESXMM_STATE_HIGH;	/* READ_ONCE */
+/*
+ * The free-memory state and a copy of the thresholds it is computed with,
+ * under state_lock (a leaf spinlock; config_lock -> state_lock); mstate is
+ * also read with READ_ONCE().
+ */
+static DEFINE_SPINLOCK(state_lock);
+static enum esxmm_mstate mstate = ESXMM_STATE_HIGH;
+static struct esxmm_thresholds state_th = { .high = 6, .soft = 4, .hard = 2, .low = 1 };
 
 /**
  * esxmm_reclaim_vm_init() - Policy state of a new guest.
@@ -183,10 +190,47 @@ static void sample_all(void)
 	mutex_unlock(&esxmm_vms_lock);
 }
 
+/**
+ * esxmm_reclaim_update_state() - Recompute the free-memory state now.
+ *
+ * The sampler does it every balance; the swapper after each round, so the
+ * state follows what it freed without waiting for the next balance.
+ *
+ * Return: the new state.
+ */
+enum esxmm_mstate esxmm_reclaim_update_state(void)
+{
+	enum esxmm_mstate state;
+
+	spin_lock(&state_lock);
+	state = esxmm_state_next(mstate, esxmm_pool_free(&esxmm_pool),
+				 esxmm_pool_limit(&esxmm_pool), &state_th);
+	WRITE_ONCE(mstate, state);
+	spin_unlock(&state_lock);
+	return state;
+}
+
+/**
+ * esxmm_reclaim_swap_goal() - Pages to free for the pool's sake.
+ * @state: the free-memory state.
+ *
+ * Return: see esxmm_swap_goal().
+ */
+unsigned long esxmm_reclaim_swap_goal(enum esxmm_mstate state)
+{
+	struct esxmm_thresholds th;
+
+	spin_lock(&state_lock);
+	th = state_th;
+	spin_unlock(&state_lock);
+	return esxmm_swap_goal(state, esxmm_pool_free(&esxmm_pool),
+			       esxmm_pool_limit(&esxmm_pool), &th);
+}
+
 static void balance(void)
 {
 	unsigned long pool = esxmm_pool_limit(&esxmm_pool);
-	struct esxmm_thresholds th;
+	enum esxmm_mstate state;
 	struct esxmm_policy_vm *v;
 	struct esxmm_vm *vm;
 	size_t n = 0, i;
@@ -212,12 +256,10 @@ static void balance(void)
 	mutex_unlock(&esxmm_vms_lock);
 	kfree(v);
 
-	mutex_lock(&config_lock);
-	th = esxmm_reclaim_cfg.th;
-	mutex_unlock(&config_lock);
-	WRITE_ONCE(mstate, esxmm_state_next(READ_ONCE(mstate), esxmm_pool_free(&esxmm_pool),
-					    pool, &th));
-	trace_balance(pool, esxmm_pool_free(&esxmm_pool), READ_ONCE(mstate), n);
+	state = esxmm_reclaim_update_state();
+	trace_balance(pool, esxmm_pool_free(&esxmm_pool), state, n);
+	if (state != ESXMM_STATE_HIGH)
+		esxmm_swap_kick();
 }
 
 static int sample_thread_fn(void *unused)
@@ -295,6 +337,10 @@ int esxmm_reclaim_set_threshold(unsigned int *field, unsigned long val)
 	if (!esxmm_thresholds_valid(&esxmm_reclaim_cfg.th)) {
 		*field = old;
 		err = -EINVAL;
+	} else {
+		spin_lock(&state_lock);
+		state_th = esxmm_reclaim_cfg.th;
+		spin_unlock(&state_lock);
 	}
 	mutex_unlock(&config_lock);
 	if (!err)
@@ -319,11 +365,12 @@ static int admit(struct esxmm_vm *vm, unsigned long min)
 	unsigned long size = esxmm_size_to_pages(i_size_read(vm->inode));
 	unsigned long others = reserved_except(vm);
 	unsigned long pool = esxmm_pool_limit(&esxmm_pool);
-	int err = esxmm_admit(min, size, others, pool, 0);
+	unsigned long swap_free = esxmm_swap_slots_free();
+	int err = esxmm_admit(min, size, others, pool, swap_free);
 
 	if (err == -ENOMEM)
-		pr_warn_ratelimited("vm %u refused: min %lu + %lu reserved by others in a pool of %lu; the other %lu pages of it must fit in what is left plus swap (none)\n",
-				    vm->id, min, others, pool, size - min);
+		pr_warn_ratelimited("vm %u refused: min %lu + %lu reserved by others in a pool of %lu; the other %lu pages of it must fit in what is left plus %lu free swap slots\n",
+				    vm->id, min, others, pool, size - min, swap_free);
 	return err;
 }
 

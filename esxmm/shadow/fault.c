@@ -36,6 +36,34 @@
  */
 #define ESXMM_GFP	(GFP_HIGHUSER | __GFP_ZERO | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
+/* get_page_locked() flags */
+#define GP_WRITE	0x1	/* the caller will write: break a share */
+#define GP_COW		0x2	/* ... and a broken share counts as a COW break */
+#define GP_NOWAIT	0x4	/* never wait for reclaim to make room */
+
+/* Tries to charge a page before giving up when the pool stays full. */
+#define CHARGE_TRIES	8
+
+/*
+ * Charge one page to the pool. When it is full and there is swap, wait for
+ * the swapper to make room (no page lock may be held: it needs them).
+ */
+static int charge_page(struct esxmm_vm *vm, unsigned int flags)
+{
+	unsigned int tries;
+	int err;
+
+	for (tries = 0; ; tries++) {
+		if (esxmm_pool_charge(&esxmm_pool, 1))
+			return 0;
+		if ((flags & GP_NOWAIT) || tries >= CHARGE_TRIES)
+			return -ENOSPC;
+		err = esxmm_reclaim_wait_room(vm);
+		if (err)
+			return err;
+	}
+}
+
 /**
  * esxmm_shadow_invalidate() - Zap the VMM mappings of a range of PPNs.
  * @vm: the guest.
@@ -52,13 +80,15 @@ void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr)
 }
 
 /* Allocate a zeroed page and install it locked where @old was. */
-static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old, int *errp)
+static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old,
+				 unsigned int flags, int *errp)
 {
 	struct page *page;
 	int err;
 
-	if (!esxmm_pool_charge(&esxmm_pool, 1)) {
-		*errp = -ENOSPC;
+	err = charge_page(vm, flags);
+	if (err) {
+		*errp = err;
 		return NULL;
 	}
 	page = alloc_page(ESXMM_GFP);
@@ -68,6 +98,7 @@ static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old, in
 		return NULL;
 	}
 	__SetPageLocked(page);
+	__SetPageUptodate(page);
 	err = esxmm_pmap_replace(&vm->pmap, ppn, old, esxmm_pmap_mk_private(page));
 	if (err) {
 		__ClearPageLocked(page);
@@ -89,6 +120,63 @@ static void uninstall_page(struct esxmm_vm *vm, pgoff_t ppn, struct page *page)
 		put_page(page);		/* the pmap's reference */
 		esxmm_pool_uncharge(&esxmm_pool, 1);
 	}
+}
+
+/*
+ * Bring back a PPN whose page is in swap slot @entry. The new page goes into
+ * the pmap locked *before* it is read, as the page cache does: whoever finds
+ * it waits for the lock, and the slot stays the PPN's until the read is
+ * done, so no one can free it (a hole punch waits for the lock too) and
+ * reuse it under the read. A read error puts the entry back: the data is
+ * still in the slot, nothing is lost, and the caller gets -EIO.
+ */
+static struct page *swap_in(struct esxmm_vm *vm, pgoff_t ppn, void *entry, unsigned int flags,
+			    int *errp)
+{
+	unsigned long slot = esxmm_pmap_to_slot(entry);
+	struct page *page;
+	int err;
+
+	err = charge_page(vm, flags);
+	if (err) {
+		*errp = err;
+		return NULL;
+	}
+	page = alloc_page(ESXMM_GFP & ~__GFP_ZERO);
+	if (!page) {
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	__SetPageLocked(page);
+	err = esxmm_pmap_replace(&vm->pmap, ppn, entry, esxmm_pmap_mk_private(page));
+	if (err) {
+		__ClearPageLocked(page);
+		put_page(page);
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+		*errp = err;
+		return NULL;
+	}
+	atomic_long_inc(&vm->resident);
+	err = esxmm_swap_read(page, slot);
+	if (err) {
+		/* Lock holders only change an entry that points at a page. */
+		WARN_ON_ONCE(esxmm_pmap_replace(&vm->pmap, ppn, esxmm_pmap_mk_private(page),
+						entry));
+		atomic_long_dec(&vm->resident);
+		unlock_page(page);	/* waiters find the entry changed and retry */
+		put_page(page);
+		esxmm_pool_uncharge(&esxmm_pool, 1);
+		*errp = -EIO;
+		return NULL;
+	}
+	SetPageUptodate(page);
+	esxmm_swap_free_slot(slot);
+	atomic_long_dec(&vm->swapped);
+	atomic_long_inc(&esxmm_swap_stats.pages_in);
+	trace_swap_in(vm->id, ppn, slot);
+	get_page(page);		/* the caller's reference */
+	return page;
 }
 
 /*
@@ -122,6 +210,7 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 		return fpage;
 	}
 
+	/* @fpage is locked: no waiting for the swapper here (see callers). */
 	if (!esxmm_pool_charge(&esxmm_pool, 1)) {
 		*errp = -ENOSPC;
 		return NULL;
@@ -134,6 +223,7 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 	}
 	copy_highpage(copy, fpage);
 	__SetPageLocked(copy);
+	__SetPageUptodate(copy);
 	err = esxmm_pmap_replace(&vm->pmap, ppn, shared, esxmm_pmap_mk_private(copy));
 	if (WARN_ON_ONCE(err)) {
 		__ClearPageLocked(copy);
@@ -156,9 +246,9 @@ static struct page *break_cow(struct esxmm_vm *vm, pgoff_t ppn, struct esxmm_fra
 	return copy;
 }
 
-/* esxmm_shadow_get_page(); @by_write says whether a broken share counts as a COW. */
-static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write,
-				    bool by_write, int *errp)
+/* esxmm_shadow_get_page() with GP_* @flags. */
+static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, unsigned int flags,
+				    int *errp)
 {
 	struct esxmm_frame *frame;
 	struct page *page, *priv;
@@ -175,21 +265,27 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write
 				continue;
 			}
 			frame = esxmm_pmap_to_frame(entry);
-			if (!frame || !write)
+			if (!frame || !(flags & GP_WRITE))
 				return page;
 			err = 0;
-			priv = break_cow(vm, ppn, frame, page, by_write, &err);
+			priv = break_cow(vm, ppn, frame, page, flags & GP_COW, &err);
 			if (priv == page)
 				return page;
 			unlock_page(page);
 			put_page(page);
-			if (!priv)
-				*errp = err;
-			return priv;
+			if (priv)
+				return priv;
+			/* Pool full: wait for room without the lock, then again. */
+			if (err == -ENOSPC && !(flags & GP_NOWAIT) &&
+			    !esxmm_reclaim_wait_room(vm))
+				continue;
+			*errp = err;
+			return NULL;
 		}
 		switch (esxmm_pmap_state(entry)) {
 		case ESXMM_P_NONE:
 		case ESXMM_P_BALLOONED:
+		case ESXMM_P_SWAPPED:
 			break;
 		default:
 			pr_err_ratelimited("vm %u page %lu: unexpected %s entry\n", vm->id, ppn,
@@ -197,7 +293,14 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write
 			*errp = -EIO;
 			return NULL;
 		}
-		page = install_page(vm, ppn, entry, &err);
+		/* A new page: in the low state a guest over target waits first. */
+		if (!(flags & GP_NOWAIT))
+			esxmm_reclaim_throttle(vm);
+		err = 0;
+		if (esxmm_pmap_state(entry) == ESXMM_P_SWAPPED)
+			page = swap_in(vm, ppn, entry, flags, &err);
+		else
+			page = install_page(vm, ppn, entry, flags, &err);
 		if (!page) {
 			if (err == -EAGAIN)
 				continue;
@@ -227,18 +330,46 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, bool write
  * @write: the caller will write: a shared PPN gets a private copy first.
  * @errp: error code when NULL is returned.
  *
- * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool. A
- * SHARED entry yields the frame's page when !@write (the caller must not
- * write it: ->fault maps it read-only and ->page_mkwrite breaks the share).
+ * A NONE or BALLOONED entry gets a fresh zeroed page charged to the pool, a
+ * SWAPPED one its page read back from swap. A SHARED entry yields the
+ * frame's page when !@write (the caller must not write it: ->fault maps it
+ * read-only and ->page_mkwrite breaks the share). When the pool is full and
+ * there is swap, this waits (bounded, killable) for the swapper to make
+ * room; so the caller must hold no page lock.
  *
  * Return: the page, locked and with a reference for the caller; or NULL with
  * *@errp = -ENOSPC (pool exhausted), -ENOMEM (no host memory), -ENXIO (the
- * file shrank below @ppn meanwhile) or -EIO (an entry state this build does
- * not handle).
+ * file shrank below @ppn meanwhile), -EINTR (fatal signal while waiting) or
+ * -EIO (the swap read failed; logged).
  */
 struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write, int *errp)
 {
-	return get_page_locked(vm, ppn, write, true, errp);
+	return get_page_locked(vm, ppn, write ? GP_WRITE | GP_COW : 0, errp);
+}
+
+/**
+ * esxmm_shadow_swap_in() - Bring a swapped PPN back, if it is swapped.
+ * @vm: the guest.
+ * @ppn: guest page number.
+ *
+ * For switching swap off: never waits for room in the pool.
+ *
+ * Return: 0 (also if the PPN is not swapped any more), -ENOSPC, -ENOMEM
+ * or -EIO.
+ */
+int esxmm_shadow_swap_in(struct esxmm_vm *vm, pgoff_t ppn)
+{
+	struct page *page;
+	int err = 0;
+
+	if (esxmm_pmap_state(esxmm_pmap_load(&vm->pmap, ppn)) != ESXMM_P_SWAPPED)
+		return 0;
+	page = get_page_locked(vm, ppn, GP_NOWAIT, &err);
+	if (!page)
+		return err == -ENXIO ? 0 : err;
+	unlock_page(page);
+	put_page(page);
+	return 0;
 }
 
 /**
@@ -260,7 +391,7 @@ int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn)
 	put_page(page);
 	if (esxmm_pmap_state(entry) != ESXMM_P_SHARED)
 		return 0;
-	page = get_page_locked(vm, ppn, true, false, &err);
+	page = get_page_locked(vm, ppn, GP_WRITE, &err);
 	if (!page)
 		return err == -ENXIO ? 0 : err;
 	unlock_page(page);
@@ -293,6 +424,11 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 	}
 	switch (err) {
 	case -ENXIO:
+	case -EINTR:
+		break;
+	case -EIO:
+		pr_warn_ratelimited("swap read error: SIGBUS to %s[%d] at page %lu of %pD\n",
+				    current->comm, task_pid_nr(current), vmf->pgoff, file);
 		break;
 	case -ENOSPC:
 		pr_warn_ratelimited("pool exhausted (%lu pages): SIGBUS to %s[%d] at page %lu of %pD\n",
@@ -314,7 +450,8 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
  * the share: the last sharer keeps the page and the write proceeds; any
  * other gets a copy, its PTE is zapped and the access retries into ->fault.
  * If the pmap no longer points at the page, a remover is about to zap its
- * PTE: let the access retry.
+ * PTE: zap it and let the access retry. When the pool is full, wait for the
+ * swapper to make room for the copy and retry.
  */
 static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 {
@@ -328,11 +465,11 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 	if (found)
 		put_page(found);	/* vmf->page holds the page */
 	if (found != page)
-		return VM_FAULT_NOPAGE;
+		goto stale;
 	lock_page(page);
 	if (!esxmm_pmap_still(&vm->pmap, vmf->pgoff, entry, page)) {
 		unlock_page(page);
-		return VM_FAULT_NOPAGE;
+		goto stale;
 	}
 	frame = esxmm_pmap_to_frame(entry);
 	if (!frame)
@@ -342,6 +479,9 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 	if (priv == page)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
+	/* Pool full: wait for room without the page lock; the access retries. */
+	if (!priv && err == -ENOSPC && !esxmm_reclaim_wait_room(vm))
+		return VM_FAULT_NOPAGE;
 	if (!priv) {
 		pr_warn_ratelimited("cannot break a share (%d): SIGBUS to %s[%d] at page %lu of %pD\n",
 				    err, current->comm, task_pid_nr(current), vmf->pgoff,
@@ -350,6 +490,15 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 	}
 	unlock_page(priv);
 	put_page(priv);
+	return VM_FAULT_NOPAGE;
+
+stale:
+	/*
+	 * Whoever changed the entry zaps this PTE, maybe not yet; zap it
+	 * here too, so that a PTE left behind cannot make the access retry
+	 * into this function for ever.
+	 */
+	esxmm_shadow_invalidate(vm, vmf->pgoff, 1);
 	return VM_FAULT_NOPAGE;
 }
 
@@ -405,7 +554,7 @@ static struct page *erase_resident(struct esxmm_vm *vm, pgoff_t index, void *ent
  * @end: one past the last PPN (ULONG_MAX: to the end).
  *
  * Used by truncate, hole punch and eviction, with the inode lock held or
- * the inode unreachable. The range's mappings are zapped first; then each
+ * the inode unreachable. Swapped PPNs give their slots back. The range's mappings are zapped first; then each
  * entry is erased under its page lock (a shared PPN drops its frame
  * reference; the last one frees the frame), and a page that a racing fault
  * mapped meanwhile is zapped there and then, so no PTE outlives its entry.
@@ -444,6 +593,12 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 				continue;
 		} else if (esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
 			esxmm_pmap_replace(&vm->pmap, index, entry, NULL);
+		} else if (esxmm_pmap_state(entry) == ESXMM_P_SWAPPED) {
+			/* Only the winner of the exchange frees the slot. */
+			if (esxmm_pmap_replace(&vm->pmap, index, entry, NULL))
+				continue;
+			esxmm_swap_free_slot(esxmm_pmap_to_slot(entry));
+			atomic_long_dec(&vm->swapped);
 		} else {
 			pr_err_ratelimited("vm %u page %lu: cannot free %s entry\n", vm->id, index,
 					   esxmm_pstate_name(esxmm_pmap_state(entry)));
@@ -462,10 +617,11 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
  * @start: first byte.
  * @end: one past the last byte; the range spans at most a few pages.
  *
- * Pages that are not resident already read as zeros and stay as they are.
+ * Pages that are not resident already read as zeros and stay as they are;
+ * a swapped page is read back first.
  *
  * Return: 0; -ENOSPC or -ENOMEM if a shared page could not get its own
- * copy; -EIO for an entry state this build does not handle.
+ * copy (or a swapped one no page); -EIO if it could not be read back.
  */
 int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end)
 {
@@ -478,9 +634,10 @@ int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end)
 		int err = 0;
 
 		page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
-		if (page) {
-			put_page(page);
-			/* A shared page gets its own copy before it is changed. */
+		if (page || esxmm_pmap_state(entry) == ESXMM_P_SWAPPED) {
+			if (page)
+				put_page(page);
+			/* A shared page gets its own copy, a swapped one comes back. */
 			page = esxmm_shadow_get_page(vm, ppn, true, &err);
 			if (!page && err != -ENXIO)
 				return err;

@@ -235,3 +235,40 @@ struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *in
 	*entryp = entry;
 	return page;
 }
+
+/**
+ * esxmm_pmap_get_private() - The first PRIVATE page in a range, with a reference.
+ * @pmap: the pmap.
+ * @index: first PPN to look at; set to the PPN of the page found.
+ * @max: last PPN to look at.
+ * @budget: entries to look at, at most (xa_lock is held meanwhile).
+ *
+ * The swapper's victim search: shared frames, swapped and ballooned entries
+ * are stepped over, so only a page of this guest alone is ever returned.
+ *
+ * Return: the page with one more reference, or NULL (*@index unchanged) if
+ * none was found within @budget entries.
+ */
+struct page *esxmm_pmap_get_private(struct esxmm_pmap *pmap, unsigned long *index,
+				    unsigned long max, unsigned int budget)
+{
+	XA_STATE(xas, &pmap->xa, *index);
+	struct page *page = NULL;
+	void *entry;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, max) {
+		if (xas_retry(&xas, entry))
+			continue;
+		if (esxmm_pmap_state(entry) == ESXMM_P_PRIVATE) {
+			page = entry;
+			get_page(page);
+			*index = xas.xa_index;
+			break;
+		}
+		if (!--budget)
+			break;
+	}
+	xas_unlock(&xas);
+	return page;
+}

@@ -120,5 +120,7 @@ bool esxmm_pmap_still(struct esxmm_pmap *pmap, pgoff_t ppn, void *entry, struct 
 bool esxmm_pmap_test_clear_mark(struct esxmm_pmap *pmap, pgoff_t ppn, xa_mark_t mark);
 struct page *esxmm_pmap_get_page_from(struct esxmm_pmap *pmap, unsigned long *index,
 				      unsigned long max, void **entryp);
+struct page *esxmm_pmap_get_private(struct esxmm_pmap *pmap, unsigned long *index,
+				    unsigned long max, unsigned int budget);
 
 #endif /* ESXMM_SHADOW_PMAP_H */

@@ -292,7 +292,7 @@ static void try_hint(struct esxmm_vm *vm, pgoff_t ppn, struct page *page, u64 ha
 	if (hvm && vm_domain(hvm) == domain)
 		hpage = esxmm_pmap_get_page(&hvm->pmap, hppn, &hentry);
 	if (!hpage || esxmm_pmap_state(hentry) != ESXMM_P_PRIVATE || hpage == page ||
-	    PageHWPoison(hpage)) {
+	    PageHWPoison(hpage) || !PageUptodate(hpage)) {
 		if (hpage)
 			put_page(hpage);
 		goto stale;
@@ -350,8 +350,12 @@ static void scan_one(struct esxmm_vm *vm, pgoff_t ppn)
 	page = esxmm_pmap_get_page(&vm->pmap, ppn, &entry);
 	if (!page)
 		return;
-	/* Reading a poisoned page would raise a machine check. */
-	if (esxmm_pmap_state(entry) != ESXMM_P_PRIVATE || PageHWPoison(page))
+	/*
+	 * Reading a poisoned page would raise a machine check; a page not
+	 * up to date is still being read back from swap.
+	 */
+	if (esxmm_pmap_state(entry) != ESXMM_P_PRIVATE || PageHWPoison(page) ||
+	    !PageUptodate(page))
 		goto out;
 	atomic_long_inc(&esxmm_share_stats.pages_scanned);
 
