@@ -210,6 +210,60 @@ static void pmap_test_get_shared_page(struct kunit *test)
 	__free_page(page);
 }
 
+/* The swapper's victim search returns private pages only, within its budget. */
+static void pmap_test_get_private(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL), *fpage = alloc_page(GFP_KERNEL), *got;
+	struct esxmm_frame *frame = kzalloc(sizeof(*frame), GFP_KERNEL);
+	struct esxmm_pmap pmap;
+	unsigned long index, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, fpage);
+	KUNIT_ASSERT_NOT_NULL(test, frame);
+	frame->page = fpage;
+	esxmm_pmap_init(&pmap);
+	/* 0..9 shared, 10 swapped, 11 ballooned, 20 private. */
+	for (i = 0; i < 10; i++)
+		KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, i, NULL,
+							 esxmm_pmap_mk_private(page)), 0);
+	for (i = 0; i < 10; i++)
+		KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, i, esxmm_pmap_mk_private(page),
+							 esxmm_pmap_mk_shared(frame)), 0);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 10, NULL, esxmm_pmap_mk_private(page)), 0);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 10, esxmm_pmap_mk_private(page),
+						 esxmm_pmap_mk_swapped(3)), 0);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 11, NULL, esxmm_pmap_mk_ballooned()), 0);
+	KUNIT_ASSERT_EQ(test, esxmm_pmap_replace(&pmap, 20, NULL, esxmm_pmap_mk_private(page)), 0);
+
+	index = 0;
+	got = esxmm_pmap_get_private(&pmap, &index, 100, 64);
+	KUNIT_EXPECT_PTR_EQ(test, got, page);
+	KUNIT_EXPECT_EQ(test, index, 20UL);
+	if (got)
+		put_page(got);
+	/* A budget of 5 entries stops among the shared ones, index untouched. */
+	index = 0;
+	KUNIT_EXPECT_NULL(test, esxmm_pmap_get_private(&pmap, &index, 100, 5));
+	KUNIT_EXPECT_EQ(test, index, 0UL);
+	/* Past the last private page: nothing. */
+	index = 21;
+	KUNIT_EXPECT_NULL(test, esxmm_pmap_get_private(&pmap, &index, 100, 64));
+	/* A range that ends before it: nothing. */
+	index = 0;
+	KUNIT_EXPECT_NULL(test, esxmm_pmap_get_private(&pmap, &index, 19, 64));
+
+	for (i = 0; i < 10; i++)
+		esxmm_pmap_replace(&pmap, i, esxmm_pmap_mk_shared(frame), NULL);
+	esxmm_pmap_replace(&pmap, 10, esxmm_pmap_mk_swapped(3), NULL);
+	esxmm_pmap_replace(&pmap, 11, esxmm_pmap_mk_ballooned(), NULL);
+	esxmm_pmap_replace(&pmap, 20, esxmm_pmap_mk_private(page), NULL);
+	esxmm_pmap_destroy(&pmap);
+	kfree(frame);
+	__free_page(fpage);
+	__free_page(page);
+}
+
 static struct kunit_case pmap_test_cases[] = {
 	KUNIT_CASE(pmap_test_encoding),
 	KUNIT_CASE(pmap_test_swap_slots),
@@ -217,6 +271,7 @@ static struct kunit_case pmap_test_cases[] = {
 	KUNIT_CASE(pmap_test_replace),
 	KUNIT_CASE(pmap_test_get_page),
 	KUNIT_CASE(pmap_test_get_shared_page),
+	KUNIT_CASE(pmap_test_get_private),
 	{}
 };
 

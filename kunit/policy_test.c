@@ -196,6 +196,120 @@ static void policy_test_admission(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, esxmm_admit(0, 0, 2000, 1000, 0), -ENOMEM);
 }
 
+static void set_sv(struct esxmm_swap_vm *v, unsigned long resident, unsigned long private,
+		   unsigned long target, unsigned long min, bool balloon)
+{
+	v->resident = resident;
+	v->private = private;
+	v->target = target;
+	v->min = min;
+	v->balloon = balloon;
+	v->take = 12345;
+}
+
+/* The free-memory goal: up to just above the soft threshold, only in hard and low. */
+static void policy_test_swap_goal(struct kunit *test)
+{
+	struct esxmm_thresholds t = { .high = 6, .soft = 4, .hard = 2, .low = 1 };
+
+	KUNIT_EXPECT_EQ(test, esxmm_swap_goal(ESXMM_STATE_HIGH, 0, 10000, &t), 0UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_goal(ESXMM_STATE_SOFT, 0, 10000, &t), 0UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_goal(ESXMM_STATE_HARD, 150, 10000, &t), 251UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_goal(ESXMM_STATE_LOW, 0, 10000, &t), 401UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_goal(ESXMM_STATE_LOW, 401, 10000, &t), 0UL);
+}
+
+/*
+ * Victims: only guests over target, down to their targets, never below min,
+ * never shared pages; balloon guests are left to the balloon in soft.
+ */
+static void policy_test_swap_plan(struct kunit *test)
+{
+	struct esxmm_swap_vm v[3];
+
+	set_sv(&v[0], 1000, 1000, 600, 0, false);	/* 400 over */
+	set_sv(&v[1], 500, 500, 800, 0, false);		/* under target */
+	set_sv(&v[2], 900, 100, 500, 0, false);		/* over, but mostly shared */
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 3, ESXMM_STATE_HIGH, 0), 0UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 0UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 3, ESXMM_STATE_HARD, 0), 500UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 400UL);
+	KUNIT_EXPECT_EQ(test, v[1].take, 0UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 100UL);	/* its private pages only */
+
+	/* min above target: kept. */
+	set_sv(&v[0], 1000, 1000, 600, 900, false);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 1, ESXMM_STATE_LOW, 0), 100UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 100UL);
+
+	/* Soft: the balloon guest is left alone, the other swapped to target. */
+	set_sv(&v[0], 1000, 1000, 600, 0, true);
+	set_sv(&v[1], 1000, 1000, 700, 0, false);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 2, ESXMM_STATE_SOFT, 0), 300UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 0UL);
+	KUNIT_EXPECT_EQ(test, v[1].take, 300UL);
+	/* Hard: both, balloon or not. */
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 2, ESXMM_STATE_HARD, 0), 700UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 400UL);
+}
+
+/*
+ * Targets that add up to the pool leave no guest over target in the low
+ * state: the need comes from those standing highest against their targets,
+ * levelled together, never below min, at most their private pages.
+ */
+static void policy_test_swap_shortfall(struct kunit *test)
+{
+	struct esxmm_swap_vm v[3];
+	unsigned long sum;
+
+	set_sv(&v[0], 500, 500, 500, 0, false);		/* at target */
+	set_sv(&v[1], 300, 300, 400, 0, false);		/* 100 below */
+	set_sv(&v[2], 100, 100, 100, 100, false);	/* at min */
+	sum = esxmm_swap_plan(v, 3, ESXMM_STATE_LOW, 64);
+	KUNIT_EXPECT_EQ(test, sum, 64UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 64UL);
+	KUNIT_EXPECT_EQ(test, v[1].take, 0UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 0UL);
+
+	sum = esxmm_swap_plan(v, 3, ESXMM_STATE_LOW, 300);
+	KUNIT_EXPECT_EQ(test, sum, 300UL);
+	/* 100 from v0 alone brings it level with v1; the 200 left split about evenly. */
+	KUNIT_EXPECT_GE(test, v[0].take, 190UL);
+	KUNIT_EXPECT_LE(test, v[0].take, 232UL);
+	KUNIT_EXPECT_EQ(test, v[0].take + v[1].take, 300UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 0UL);
+
+	/* More than there is: everything above min, nothing more. */
+	sum = esxmm_swap_plan(v, 3, ESXMM_STATE_LOW, 100000);
+	KUNIT_EXPECT_EQ(test, sum, 800UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 0UL);
+	/* No shortfall logic outside hard and low. */
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan(v, 3, ESXMM_STATE_SOFT, 100000), 0UL);
+}
+
+/* The host's reclaim: the guests with the most swappable pages first. */
+static void policy_test_swap_pressure(struct kunit *test)
+{
+	struct esxmm_swap_vm v[3];
+
+	set_sv(&v[0], 1000, 1000, 1000, 0, false);	/* 1000 swappable */
+	set_sv(&v[1], 1000, 300, 1000, 0, false);	/* 300 (the rest shared) */
+	set_sv(&v[2], 1000, 1000, 1000, 800, false);	/* 200 above min */
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan_pressure(v, 3, 500), 500UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 500UL);
+	KUNIT_EXPECT_EQ(test, v[1].take, 0UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan_pressure(v, 3, 1000), 1000UL);
+	/* v0 down to v1's 300, then both: 700 + 150 + 150. */
+	KUNIT_EXPECT_GE(test, v[0].take, 840UL);
+	KUNIT_EXPECT_LE(test, v[0].take, 880UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 0UL);
+	KUNIT_EXPECT_EQ(test, esxmm_swap_plan_pressure(v, 3, 5000), 1500UL);
+	KUNIT_EXPECT_EQ(test, v[0].take, 1000UL);
+	KUNIT_EXPECT_EQ(test, v[1].take, 300UL);
+	KUNIT_EXPECT_EQ(test, v[2].take, 200UL);
+}
+
 static struct kunit_case policy_test_cases[] = {
 	KUNIT_CASE(policy_test_idle_tax),
 	KUNIT_CASE(policy_test_partial_activity),
@@ -205,6 +319,10 @@ static struct kunit_case policy_test_cases[] = {
 	KUNIT_CASE(policy_test_estimator),
 	KUNIT_CASE(policy_test_states),
 	KUNIT_CASE(policy_test_admission),
+	KUNIT_CASE(policy_test_swap_goal),
+	KUNIT_CASE(policy_test_swap_plan),
+	KUNIT_CASE(policy_test_swap_shortfall),
+	KUNIT_CASE(policy_test_swap_pressure),
 	{}
 };
 

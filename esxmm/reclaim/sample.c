@@ -365,7 +365,9 @@ static int admit(struct esxmm_vm *vm, unsigned long min)
 	unsigned long size = esxmm_size_to_pages(i_size_read(vm->inode));
 	unsigned long others = reserved_except(vm);
 	unsigned long pool = esxmm_pool_limit(&esxmm_pool);
-	unsigned long swap_free = esxmm_swap_slots_free();
+	/* Its own swapped pages already have their slots. */
+	unsigned long swap_free = esxmm_swap_slots_free() +
+				  max(0L, atomic_long_read(&vm->swapped));
 	int err = esxmm_admit(min, size, others, pool, swap_free);
 
 	if (err == -ENOMEM)

@@ -573,12 +573,13 @@ static struct shrinker esxmm_shrinker = {
 /* ---- swap/file ------------------------------------------------------------------------- */
 
 /* Open and check a swap file. Return: the file or an ERR_PTR, with a log line. */
-static struct file *open_swap_file(const char *path, bool *direct)
+static struct file *open_swap_file(const char *path, bool *direct, loff_t *sizep)
 {
-	struct file *file;
-	struct inode *inode;
 	const char *why = NULL;
-	int err = -EINVAL;
+	struct inode *inode;
+	struct file *file;
+	struct kstat st;
+	int err;
 
 	*direct = true;
 	file = filp_open(path, O_RDWR | O_LARGEFILE | O_DIRECT | O_NOATIME, 0);
@@ -592,9 +593,17 @@ static struct file *open_swap_file(const char *path, bool *direct)
 		return file;
 	}
 	inode = file_inode(file);
-	if (!S_ISREG(inode->i_mode)) {
+	/* Through getattr: a stacked filesystem (overlayfs) keeps these below. */
+	err = vfs_getattr(&file->f_path, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	if (err) {
+		pr_warn("swap: cannot stat %s (%d)\n", path, err);
+		fput(file);
+		return ERR_PTR(err);
+	}
+	err = -EINVAL;
+	if (!S_ISREG(st.mode)) {
 		why = "not a regular file";
-	} else if (!uid_eq(inode->i_uid, GLOBAL_ROOT_UID) || (inode->i_mode & 0077)) {
+	} else if (!uid_eq(st.uid, GLOBAL_ROOT_UID) || (st.mode & 0077)) {
 		/* Guests' memory: nobody but root may read it. */
 		why = "must be owned by root with mode 0600 or stricter";
 		err = -EPERM;
@@ -603,9 +612,9 @@ static struct file *open_swap_file(const char *path, bool *direct)
 		err = -EBUSY;
 	} else if (inode->i_sb->s_magic == ESXMM_MAGIC) {
 		why = "is on an esxmm filesystem";
-	} else if (i_size_read(inode) < PAGE_SIZE) {
+	} else if (st.size < PAGE_SIZE) {
 		why = "is smaller than a page";
-	} else if ((u64)inode->i_blocks << 9 < (u64)i_size_read(inode)) {
+	} else if ((u64)st.blocks << 9 < (u64)st.size) {
 		/* Holes would be filled while memory is short: preallocate. */
 		why = "has holes: preallocate it (fallocate -l SIZE, or dd from /dev/zero)";
 	}
@@ -614,6 +623,7 @@ static struct file *open_swap_file(const char *path, bool *direct)
 		fput(file);
 		return ERR_PTR(err);
 	}
+	*sizep = st.size;
 	if (!*direct)
 		pr_info("swap: %s has no direct I/O: pages go through its page cache\n", path);
 	return file;
@@ -703,6 +713,7 @@ int esxmm_swap_set_file(const char *buf, size_t count)
 {
 	struct file *file, *old;
 	unsigned long nr;
+	loff_t size;
 	bool direct;
 	char *path;
 	int err;
@@ -728,12 +739,12 @@ int esxmm_swap_set_file(const char *buf, size_t count)
 		err = -EBUSY;
 		goto out;
 	}
-	file = open_swap_file(path, &direct);
+	file = open_swap_file(path, &direct, &size);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
 		goto out;
 	}
-	nr = min_t(u64, i_size_read(file_inode(file)) >> PAGE_SHIFT, ESXMM_PMAP_MAX_SLOT);
+	nr = min_t(u64, size >> PAGE_SHIFT, ESXMM_PMAP_MAX_SLOT);
 	down_write(&area.sem);
 	err = esxmm_slots_teardown(&area.slots);
 	if (!err)
