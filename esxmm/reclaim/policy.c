@@ -402,7 +402,7 @@ unsigned long esxmm_swap_plan(struct esxmm_swap_vm *vms, size_t n, enum esxmm_ms
 		room = min(swappable(best) - best->take, need - sum);
 		if (second != LONG_MIN && best_over - second < (long)room)
 			room = max_t(long, ESXMM_SWAP_STEP, best_over - second);
-		room = min(room, swappable(best) - best->take);
+		room = min3(room, swappable(best) - best->take, need - sum);
 		best->take += room;
 		sum += room;
 	}
