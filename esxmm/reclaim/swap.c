@@ -478,8 +478,13 @@ int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
 {
 	long ret;
 
-	/* While swap is being switched off, room may come when that ends. */
-	if (!esxmm_slots_total(&area.slots) || current == swapd_thread)
+	/*
+	 * No room can come without a free slot (or a page coming back in,
+	 * which needs room itself). While swap is being switched off, room
+	 * may come when that ends.
+	 */
+	if (!esxmm_slots_total(&area.slots) || !esxmm_swap_slots_free() ||
+	    current == swapd_thread)
 		return -ENOSPC;
 	atomic_long_inc(&vm->blocked_faults);
 	atomic_inc(&room_waiters);
@@ -504,12 +509,13 @@ int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
  *
  * ESX blocks guests above their targets while free memory is low, until
  * reclaim catches up. Bounded (BLOCK_WAIT_MS) and killable; only when
- * there is swap to catch up with. Called with no page lock held.
+ * there is swap with free slots to catch up with. Called with no page
+ * lock held.
  */
 void esxmm_reclaim_throttle(struct esxmm_vm *vm)
 {
 	if (likely(esxmm_reclaim_state() != ESXMM_STATE_LOW) || !esxmm_swap_enabled() ||
-	    current == swapd_thread)
+	    !esxmm_swap_slots_free() || current == swapd_thread)
 		return;
 	if (atomic_long_read(&vm->resident) < READ_ONCE(vm->target))
 		return;
