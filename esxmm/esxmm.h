@@ -33,6 +33,11 @@
  * @swapped: PPNs whose page is in a swap slot.
  * @blocked_faults: faults that waited for reclaim to make room (the pool
  *	full, or the low state with the guest above its target).
+ * @ballooned: PPNs the guest gave back (a hole punched while mapped: what
+ *	QEMU does for a balloon inflate).
+ * @balloon_violations: touches of ballooned PPNs (each got a zeroed page).
+ * @balloon_target: pages its balloon should hold, from the last balance
+ *	(READ_ONCE; sysfs_notify() on balloon_target_pages when it changes).
  * @share_group: 0: shares only within itself; else with guests of the same
  *	group. Written under esxmm_vms_lock, read with READ_ONCE().
  * @scan_pos: the share scanner's place in its current pass over the guest:
@@ -61,6 +66,9 @@ struct esxmm_vm {
 	atomic_long_t faults;
 	atomic_long_t swapped;
 	atomic_long_t blocked_faults;
+	atomic_long_t ballooned;
+	atomic_long_t balloon_violations;
+	unsigned long balloon_target;
 	u32 share_group;
 	unsigned long scan_pos;
 	unsigned long scan_stride;
@@ -102,6 +110,7 @@ struct page *esxmm_shadow_get_page(struct esxmm_vm *vm, pgoff_t ppn, bool write,
 int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn);
 int esxmm_shadow_swap_in(struct esxmm_vm *vm, pgoff_t ppn);
 void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end);
+void esxmm_shadow_mark_ballooned(struct esxmm_vm *vm, pgoff_t start, pgoff_t end);
 void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr);
 int esxmm_shadow_zero_range(struct esxmm_vm *vm, loff_t start, loff_t end);
 

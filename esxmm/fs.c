@@ -320,6 +320,9 @@ static long esxmm_fallocate(struct file *file, int mode, loff_t offset, loff_t l
 			goto out;
 	}
 	esxmm_shadow_free_range(vm, p.first, p.end);
+	/* A running guest's VMM punching its RAM: the guest gave it back. */
+	if (mapping_mapped(inode->i_mapping))
+		esxmm_shadow_mark_ballooned(vm, p.first, p.end);
 	inode->i_mtime = inode->i_ctime = current_time(inode);
 out:
 	inode_unlock(inode);

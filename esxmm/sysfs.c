@@ -15,7 +15,8 @@
  *   vms/<id>/  path  size_pages  resident_pages  faults  shared_pages
  *           share_group (rw)  shares (rw)  min_pages (rw)  active_permille
  *           active_{slow,fast,period}_permille  target_pages  reclaim_pages
- *           swapped_pages  blocked_faults
+ *           swapped_pages  blocked_faults  ballooned_pages  balloon_violations
+ *           balloon_target_pages (pollable)
  */
 #include <linux/dcache.h>
 #include <linux/idr.h>
@@ -466,6 +467,16 @@ VM_COUNTER_ATTR(faults, faults);
 VM_COUNTER_ATTR(shared_pages, shared);
 VM_COUNTER_ATTR(swapped_pages, swapped);
 VM_COUNTER_ATTR(blocked_faults, blocked_faults);
+VM_COUNTER_ATTR(ballooned_pages, ballooned);
+VM_COUNTER_ATTR(balloon_violations, balloon_violations);
+
+/* Pollable: sysfs_notify() when a balance changes it. */
+static ssize_t balloon_target_pages_show(struct kobject *kobj, struct kobj_attribute *attr,
+					 char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(to_vm(kobj)->balloon_target));
+}
+static struct kobj_attribute balloon_target_pages_attr = __ATTR_RO(balloon_target_pages);
 
 
 
@@ -580,6 +591,9 @@ static struct attribute *esxmm_vm_attrs[] = {
 	&reclaim_pages_attr.attr,
 	&swapped_pages_attr.attr,
 	&blocked_faults_attr.attr,
+	&ballooned_pages_attr.attr,
+	&balloon_violations_attr.attr,
+	&balloon_target_pages_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(esxmm_vm);

@@ -37,6 +37,8 @@ struct esxmm_vm *esxmm_vm_create(struct inode *inode)
 	atomic_long_set(&vm->faults, 0);
 	atomic_long_set(&vm->swapped, 0);
 	atomic_long_set(&vm->blocked_faults, 0);
+	atomic_long_set(&vm->ballooned, 0);
+	atomic_long_set(&vm->balloon_violations, 0);
 	esxmm_reclaim_vm_init(vm);
 
 	err = esxmm_sysfs_add_vm(vm);	/* on error the kobject is released */
@@ -72,6 +74,7 @@ void esxmm_vm_destroy(struct esxmm_vm *vm)
 	esxmm_reclaim_kick();
 	WARN_ON_ONCE(atomic_long_read(&vm->resident));
 	WARN_ON_ONCE(atomic_long_read(&vm->swapped));
+	WARN_ON_ONCE(atomic_long_read(&vm->ballooned));
 	vm->inode->i_private = NULL;
 	vm->inode = NULL;
 	kobject_put(&vm->kobj);

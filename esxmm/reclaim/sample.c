@@ -250,8 +250,18 @@ static void balance(void)
 		}
 		esxmm_policy_targets(v, n, pool, READ_ONCE(esxmm_reclaim_cfg.tax_percent));
 		i = 0;
-		list_for_each_entry(vm, &esxmm_vms, node)
-			WRITE_ONCE(vm->target, v[i++].target);
+		list_for_each_entry(vm, &esxmm_vms, node) {
+			unsigned long bt;
+
+			WRITE_ONCE(vm->target, v[i].target);
+			/* The balloon takes what the guest holds above its target. */
+			bt = v[i].max > v[i].target ? v[i].max - v[i].target : 0;
+			if (bt != READ_ONCE(vm->balloon_target)) {
+				WRITE_ONCE(vm->balloon_target, bt);
+				sysfs_notify(&vm->kobj, NULL, "balloon_target_pages");
+			}
+			i++;
+		}
 	}
 	mutex_unlock(&esxmm_vms_lock);
 	kfree(v);

@@ -374,7 +374,8 @@ static size_t get_picks(struct swap_pick **picksp, struct esxmm_swap_vm **svp)
 			sv[n].private = max(resident - shared, 0L);
 			sv[n].target = READ_ONCE(vm->target);
 			sv[n].min = vm->min_pages;
-			sv[n].balloon = false;	/* no balloon driver talks to esxmm yet */
+			/* It has a balloon if it ever gave pages back and holds some. */
+			sv[n].balloon = atomic_long_read(&vm->ballooned) > 0;
 			n++;
 		}
 	}

@@ -307,6 +307,11 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, unsigned i
 			*errp = err;
 			return NULL;
 		}
+		if (esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
+			/* The guest gave it back and touches it anyway. */
+			atomic_long_dec(&vm->ballooned);
+			atomic_long_inc(&vm->balloon_violations);
+		}
 		/*
 		 * A truncate may have shrunk the file after our caller looked:
 		 * it sets i_size before it scans the pmap under xa_lock, and our
@@ -592,7 +597,9 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 			if (!erased)
 				continue;
 		} else if (esxmm_pmap_state(entry) == ESXMM_P_BALLOONED) {
-			esxmm_pmap_replace(&vm->pmap, index, entry, NULL);
+			if (esxmm_pmap_replace(&vm->pmap, index, entry, NULL))
+				continue;
+			atomic_long_dec(&vm->ballooned);
 		} else if (esxmm_pmap_state(entry) == ESXMM_P_SWAPPED) {
 			/* Only the winner of the exchange frees the slot. */
 			if (esxmm_pmap_replace(&vm->pmap, index, entry, NULL))
@@ -609,6 +616,29 @@ void esxmm_shadow_free_range(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
 		cond_resched();
 	}
 	release_batch(&fbatch);
+}
+
+/**
+ * esxmm_shadow_mark_ballooned() - Mark freed PPNs [@start, @end) as ballooned.
+ * @vm: the guest.
+ * @start: first PPN.
+ * @end: one past the last PPN.
+ *
+ * After a hole punch on a mapped guest (QEMU's balloon inflate): each PPN
+ * still empty is recorded as given back, so it is counted, and a touch of
+ * it later is counted as a balloon violation (it gets a zeroed page, as any
+ * hole does). A PPN a fault filled meanwhile is left alone.
+ */
+void esxmm_shadow_mark_ballooned(struct esxmm_vm *vm, pgoff_t start, pgoff_t end)
+{
+	pgoff_t ppn;
+
+	for (ppn = start; ppn < end; ppn++) {
+		if (!esxmm_pmap_replace(&vm->pmap, ppn, NULL, esxmm_pmap_mk_ballooned()))
+			atomic_long_inc(&vm->ballooned);
+		if (!(ppn & 1023))
+			cond_resched();
+	}
 }
 
 /**
