@@ -79,8 +79,12 @@ void esxmm_shadow_invalidate(struct esxmm_vm *vm, pgoff_t ppn, pgoff_t nr)
 			    (loff_t)nr << PAGE_SHIFT, 1);
 }
 
-/* Allocate a zeroed page and install it locked where @old was. */
-static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old,
+/*
+ * Charge and allocate a page and install it locked where @old was. A zeroed
+ * page (@zero) is up to date at once; one to be filled is not until it is.
+ * Returns it with the pmap's reference and one for the caller.
+ */
+static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old, bool zero,
 				 unsigned int flags, int *errp)
 {
 	struct page *page;
@@ -91,14 +95,15 @@ static struct page *install_page(struct esxmm_vm *vm, pgoff_t ppn, void *old,
 		*errp = err;
 		return NULL;
 	}
-	page = alloc_page(ESXMM_GFP);
+	page = alloc_page(zero ? ESXMM_GFP : ESXMM_GFP & ~__GFP_ZERO);
 	if (!page) {
 		esxmm_pool_uncharge(&esxmm_pool, 1);
 		*errp = -ENOMEM;
 		return NULL;
 	}
 	__SetPageLocked(page);
-	__SetPageUptodate(page);
+	if (zero)
+		__SetPageUptodate(page);
 	err = esxmm_pmap_replace(&vm->pmap, ppn, old, esxmm_pmap_mk_private(page));
 	if (err) {
 		__ClearPageLocked(page);
@@ -137,27 +142,9 @@ static struct page *swap_in(struct esxmm_vm *vm, pgoff_t ppn, void *entry, unsig
 	struct page *page;
 	int err;
 
-	err = charge_page(vm, flags);
-	if (err) {
-		*errp = err;
+	page = install_page(vm, ppn, entry, false, flags, errp);
+	if (!page)
 		return NULL;
-	}
-	page = alloc_page(ESXMM_GFP & ~__GFP_ZERO);
-	if (!page) {
-		esxmm_pool_uncharge(&esxmm_pool, 1);
-		*errp = -ENOMEM;
-		return NULL;
-	}
-	__SetPageLocked(page);
-	err = esxmm_pmap_replace(&vm->pmap, ppn, entry, esxmm_pmap_mk_private(page));
-	if (err) {
-		__ClearPageLocked(page);
-		put_page(page);
-		esxmm_pool_uncharge(&esxmm_pool, 1);
-		*errp = err;
-		return NULL;
-	}
-	atomic_long_inc(&vm->resident);
 	err = esxmm_swap_read(page, slot);
 	if (err) {
 		/* Lock holders only change an entry that points at a page. */
@@ -165,7 +152,8 @@ static struct page *swap_in(struct esxmm_vm *vm, pgoff_t ppn, void *entry, unsig
 						entry));
 		atomic_long_dec(&vm->resident);
 		unlock_page(page);	/* waiters find the entry changed and retry */
-		put_page(page);
+		put_page(page);		/* ours */
+		put_page(page);		/* the pmap's */
 		esxmm_pool_uncharge(&esxmm_pool, 1);
 		*errp = -EIO;
 		return NULL;
@@ -175,7 +163,6 @@ static struct page *swap_in(struct esxmm_vm *vm, pgoff_t ppn, void *entry, unsig
 	atomic_long_dec(&vm->swapped);
 	atomic_long_inc(&esxmm_swap_stats.pages_in);
 	trace_swap_in(vm->id, ppn, slot);
-	get_page(page);		/* the caller's reference */
 	return page;
 }
 
@@ -300,7 +287,7 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, unsigned i
 		if (esxmm_pmap_state(entry) == ESXMM_P_SWAPPED)
 			page = swap_in(vm, ppn, entry, flags, &err);
 		else
-			page = install_page(vm, ppn, entry, flags, &err);
+			page = install_page(vm, ppn, entry, true, flags, &err);
 		if (!page) {
 			if (err == -EAGAIN)
 				continue;
