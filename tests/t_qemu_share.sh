@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
+# esxmm-test: kvm
 # esxmm-timeout: 500
 #
-# Runs under the shadow MMU only for now: under TDP (npt=1), in one run of
-# four, one of the two guests stopped making progress during its first
-# touches (its resident_pages froze while the other finished) and its QEMU
-# exited with no message. Not understood yet; the KVM COW tests (share_kvm)
-# pass under TDP. Put "# esxmm-test: kvm" back on line 2 to run it there.
+# Under TDP (npt=1) one run in four once saw one of the two guests stop making
+# progress during its first touches (resident_pages froze, QEMU exited with no
+# message). ->page_mkwrite now zaps a PTE whose page the pmap no longer holds
+# before it makes the access retry (a stale PTE would have looped there).
 # t_qemu_share: two real Linux guests (same kernel and initramfs) booted by
 # QEMU on esxmm files in one share group, the scanner running; report how
 # much they share, and check both guests' memory checkers still pass.
