@@ -8,5 +8,6 @@ ESXMM_LOG_TAG=deps
 . "$(dirname "$0")/lib.sh"
 
 esxmm_need_pkgs gcc make libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod xz-utils \
-	rsync python3 sparse perl git linux-source-6.1
+	rsync python3 sparse perl git linux-source-6.1 \
+	libvirt-dev libxml2-dev pkg-config libvirt-daemon
 esxmm_need_testhost_pkgs
