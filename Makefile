@@ -7,12 +7,16 @@
 #   make test       check + KUnit + test host make demo    a guest on esxmm in a test host
 #   make kunit      KUnit suites in UML       make bench   first-touch benchmark
 #   make deps       install build/test deps   make clean
+#   make tools      tools/esxmm-balloond (libvirt balloon agent)
+#   make test-debug the test host suite on a debug kernel (KASAN, lockdep, kmemleak)
+#   make guest-driver  guest-driver/esxmm_balloon.ko (the guest's balloon driver)
 
 KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; \
 	if [ -d $$d ]; then echo $$d; \
 	else ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: all modules clean check kunit testhost test demo bench deps tests install
+.PHONY: all modules clean check kunit testhost test test-debug demo bench deps tests tools install \
+	guest-driver
 
 all: modules
 
@@ -27,12 +31,21 @@ install: modules
 clean:
 	@if [ -n "$(KDIR)" ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	rm -rf tests/build
+	$(MAKE) -C tools clean
+	$(MAKE) -C tests/balloond clean
+	$(MAKE) -C guest-driver clean KDIR=$(KDIR)
 
 deps:
 	scripts/deps.sh
 
 tests:
 	$(MAKE) -C tests
+
+tools:
+	$(MAKE) -C tools
+
+guest-driver:
+	$(MAKE) -C guest-driver KDIR=$(KDIR)
 
 check:
 	scripts/check.sh
@@ -45,6 +58,9 @@ testhost: modules tests
 
 test:
 	scripts/test.sh
+
+test-debug:
+	scripts/test-debug.sh
 
 demo:
 	scripts/demo.sh

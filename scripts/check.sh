@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: the module builds with no warning at W=1, sparse (C=2) finds
-# nothing, and checkpatch.pl --no-tree -f is clean on every kernel source.
+# make check: the module and the guest's balloon driver build with no warning
+# at W=1, sparse (C=2) finds nothing, and checkpatch.pl --no-tree -f is clean
+# on every kernel source.
 # Last line: "check: N passed, N failed". Exit status non-zero on a finding.
 set -uo pipefail
 ESXMM_LOG_TAG=check
@@ -36,6 +37,18 @@ make C=2 >"$out" 2>&1
 rc=$?
 grep -qE 'warning:|error:' "$out" && rc=1
 result "sparse C=2" "$rc"
+
+# The guest's balloon driver, against the same headers (guest-driver/Makefile).
+make -s -C guest-driver clean >/dev/null 2>&1
+make -C guest-driver W=1 >"$out" 2>&1
+rc=$?
+grep -qE 'warning:|error:' "$out" && rc=1
+result "guest-driver build W=1" "$rc"
+
+make -C guest-driver C=2 >"$out" 2>&1
+rc=$?
+grep -qE 'warning:|error:' "$out" && rc=1
+result "guest-driver sparse C=2" "$rc"
 
 : >"$out"
 rc=0

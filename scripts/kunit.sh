@@ -4,7 +4,7 @@
 # Build UML from linux-source-6.1 with esxmm's page-table-free code and the
 # suites of kunit/, KASAN and lockdep on, and run them with kunit.py.
 #
-#   repo esxmm/*.c, kunit/*.c --rsync--> $ESXMM_CACHE/linux-6.1/lib/esxmm/
+#   repo esxmm/*.c, guest-driver/*.c, kunit/*.c --rsync--> $ESXMM_CACHE/linux-6.1/lib/esxmm/
 #   kunit.py run --arch=um --build_dir=$ESXMM_CACHE/kunit-build (kept: incremental)
 #
 # Last line: "kunit: N passed, N failed". Exit status non-zero on any failure.
@@ -28,6 +28,8 @@ mkdir -p "$src/lib/esxmm"
 rsync -a --delete --include='*/' --include='*.[ch]' --exclude='*' \
 	"$ESXMM_REPO/esxmm/" "$src/lib/esxmm/esxmm/"
 rsync -a --delete --include='*.[ch]' --exclude='*' "$ESXMM_REPO/kunit/" "$src/lib/esxmm/kunit/"
+rsync -a --delete --exclude='*.mod.c' --include='*.[ch]' --exclude='*' "$ESXMM_REPO/guest-driver/" \
+	"$src/lib/esxmm/guest-driver/"
 cmp -s "$ESXMM_REPO/kunit/Makefile.uml" "$src/lib/esxmm/Makefile" ||
 	cp "$ESXMM_REPO/kunit/Makefile.uml" "$src/lib/esxmm/Makefile"
 cmp -s "$ESXMM_REPO/kunit/Kconfig.uml" "$src/lib/esxmm/Kconfig" ||

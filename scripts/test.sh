@@ -3,7 +3,9 @@
 #
 # make test: every suite, in order of cost:
 #   check     W=1 build, sparse, checkpatch          (scripts/check.sh)
+#   balloond  the libvirt balloon agent, no VM       (tests/balloond/run.sh)
 #   kunit     KUnit suites in UML, KASAN + lockdep    (scripts/kunit.sh)
+#   balloon-guest  esxmm_balloon.ko in a TCG guest, ~2 min (tests/guest-balloon/run.sh)
 #   testhost  integration tests on a real KVM host   (scripts/testhost.sh)
 # Each suite ends with "<suite>: N passed, N failed"; this script adds them
 # up and ends with the line "N passed, N failed". Exit status 0 only if
@@ -51,7 +53,9 @@ build() {
 
 suite check scripts/check.sh
 suite build build
+suite balloond tests/balloond/run.sh
 suite kunit scripts/kunit.sh
+suite balloon-guest tests/guest-balloon/run.sh
 suite testhost scripts/testhost.sh
 
 echo "$total_passed passed, $total_failed failed"
