@@ -55,6 +55,29 @@
  * verifies every dword of FILE (sampling must never change contents), the
  * host checks it by pread() and its mapping, and it prints "KVM_TOUCH OK
  * pages=N passes=P".
+ *
+ * Usage: kvm_vmm --swap FILE SIZE_MIB PASSES [--seed N] [--check LIST]
+ *                [--corrupt OFFSET] [--written PAGES] [--wait usr1]
+ *
+ * A guest bigger than esxmm's pool (tests/t_swap_kvm.sh). PASSES times the
+ * guest writes (gpa ^ seed(pass)) over all of FILE and then verifies all of
+ * it (each pass its own seed, so a page left over from an earlier pass is
+ * caught), printing one line per pass with its times and how far esxmm's
+ * swap/pages_swapped_out and pages_swapped_in moved. Then the checks of
+ * LIST (comma-separated, in order; default guest,pread,mmap; "none" for
+ * none) cover every byte once more: "guest" the guest's verify, "pread" the
+ * file read by pread(), "mmap" the host's own mapping (a SIGBUS there is
+ * reported with its file offset, and the process dies of it). PASSES 0
+ * writes nothing and checks what an earlier run left, with pass N's seed
+ * (--seed N, default 1). --corrupt flips one bit of the byte at OFFSET
+ * through pwrite() before the checks, which must then fail: a negative
+ * control. --written PAGES (with PASSES 0) checks that only the first
+ * PAGES pages hold the pattern and the rest zeros: what a guest that died
+ * writing page PAGES left.
+ * --wait usr1 stops after the file is mapped (esxmm admitted the guest)
+ * until SIGUSR1, so that the test can change the pool or the swap file
+ * before the guest writes anything. Prints "KVM_SWAP OK pages=N passes=P"
+ * at the end.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -513,8 +536,11 @@ static void setup_vm(struct vmm *v)
  * Compare @len bytes at file offset @off with @seed's pattern (or with zeros
  * when @zero), through pread() and through the host mapping.
  */
-static void host_check(struct vmm *v, size_t off, size_t len, uint32_t seed,
-		       bool zero, const char *step)
+#define HC_PREAD	0x1
+#define HC_MMAP		0x2
+
+static void host_check_how(struct vmm *v, size_t off, size_t len, uint32_t seed,
+			   bool zero, const char *step, unsigned int how)
 {
 	uint32_t *want = malloc(IO_CHUNK), *got = malloc(IO_CHUNK);
 	size_t pos, n, i;
@@ -529,19 +555,22 @@ static void host_check(struct vmm *v, size_t off, size_t len, uint32_t seed,
 		else
 			fill_pattern(want, n, pos, seed);
 
-		r = pread(v->file_fd, got, n, pos);
-		if (r < 0)
-			die("%s: pread at %zu: %s", step, pos, strerror(errno));
-		if ((size_t)r != n)
-			die("%s: short pread at %zu: %zd of %zu", step, pos,
-			    r, n);
-		if (memcmp(want, got, n)) {
-			for (i = 0; i < n / 4 && want[i] == got[i]; i++)
-				;
-			die("%s: pread: file offset 0x%zx holds 0x%08x, want 0x%08x",
-			    step, pos + i * 4, got[i], want[i]);
+		if (how & HC_PREAD) {
+			r = pread(v->file_fd, got, n, pos);
+			if (r < 0)
+				die("%s: pread at %zu: %s", step, pos,
+				    strerror(errno));
+			if ((size_t)r != n)
+				die("%s: short pread at %zu: %zd of %zu", step,
+				    pos, r, n);
+			if (memcmp(want, got, n)) {
+				for (i = 0; i < n / 4 && want[i] == got[i]; i++)
+					;
+				die("%s: pread: file offset 0x%zx holds 0x%08x, want 0x%08x",
+				    step, pos + i * 4, got[i], want[i]);
+			}
 		}
-		if (memcmp(want, v->ram + pos, n)) {
+		if ((how & HC_MMAP) && memcmp(want, v->ram + pos, n)) {
 			const uint32_t *m = (const uint32_t *)(v->ram + pos);
 
 			for (i = 0; i < n / 4 && want[i] == m[i]; i++)
@@ -552,6 +581,12 @@ static void host_check(struct vmm *v, size_t off, size_t len, uint32_t seed,
 	}
 	free(want);
 	free(got);
+}
+
+static void host_check(struct vmm *v, size_t off, size_t len, uint32_t seed,
+		       bool zero, const char *step)
+{
+	host_check_how(v, off, len, seed, zero, step, HC_PREAD | HC_MMAP);
 }
 
 static void host_pwrite(struct vmm *v, uint32_t seed)
@@ -1289,6 +1324,222 @@ static int touch_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- --swap: a guest bigger than the pool, through esxmm's swap ---------- */
+
+#define SWAP_SYSFS		"/sys/kernel/esxmm/swap"
+
+static const unsigned char *swap_ram;	/* for the SIGBUS handler */
+static size_t swap_ram_size;
+
+/* Pass @pass's seed; bit 31 set, so that gpa ^ seed is never 0. */
+static uint32_t swap_seed(unsigned long pass)
+{
+	return (SEED1 ^ (uint32_t)(pass * 0x2545f491UL)) | 0x80000000U;
+}
+
+/* A swap counter, or -1 where there is none (no esxmm, tmpfs mode). */
+static long swap_counter(const char *name)
+{
+	char path[PATH_MAX], buf[64], *end;
+	long val;
+
+	snprintf(path, sizeof(path), "%s/%s", SWAP_SYSFS, name);
+	if (sysfs_read_str(path, buf, sizeof(buf)) < 0)
+		return -1;
+	val = strtol(buf, &end, 10);
+	return end == buf ? -1 : val;
+}
+
+/* A host access through the mapping got SIGBUS: say where, then die of it. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	const unsigned char *a = si->si_addr;
+	char msg[160];
+	int n;
+
+	(void)uc;
+	if (a >= swap_ram && a < swap_ram + swap_ram_size)
+		n = snprintf(msg, sizeof(msg),
+			     "%s: SIGBUS on the host mapping at file offset 0x%zx (page %zu)\nKVM_SWAP FAIL\n",
+			     progname, (size_t)(a - swap_ram),
+			     (size_t)(a - swap_ram) / PAGE_SZ);
+	else
+		n = snprintf(msg, sizeof(msg), "%s: SIGBUS at %p\nKVM_SWAP FAIL\n",
+			     progname, si->si_addr);
+	if (n > 0 && write(1, msg, n) < 0)
+		n = 0;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void swap_usage(void)
+{
+	fprintf(stderr,
+		"usage: %s --swap FILE SIZE_MIB PASSES [--seed N] [--check guest,pread,mmap] [--corrupt OFFSET] [--written PAGES] [--wait usr1]\n",
+		progname);
+	exit(2);
+}
+
+static int swap_main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct sigaction sb = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+	const char *check = "guest,pread,mmap", *c;
+	unsigned long size_mib, passes, pass, seed_pass = 0, exits;
+	unsigned long written = 0;
+	long out0, in0, out1, in1, corrupt = -1;
+	bool wait_sig = false;
+	sigset_t usr1, old;
+	struct vmm v = { 0 };
+	uint32_t seed, mism, dwords;
+	double t_all, t0, tw, tv;
+	char *end;
+	int i;
+
+	verdict = "KVM_SWAP";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 5)
+		swap_usage();
+	errno = 0;
+	size_mib = strtoul(argv[3], &end, 0);
+	if (errno || *end || !size_mib || size_mib > MAX_SIZE_MIB)
+		swap_usage();
+	passes = strtoul(argv[4], &end, 0);
+	if (errno || *end || passes > 1000000)
+		swap_usage();
+	for (i = 5; i < argc; i++) {
+		if (i + 1 == argc)
+			swap_usage();
+		end = "";
+		if (!strcmp(argv[i], "--seed"))
+			seed_pass = strtoul(argv[++i], &end, 0);
+		else if (!strcmp(argv[i], "--check"))
+			check = argv[++i];
+		else if (!strcmp(argv[i], "--corrupt"))
+			corrupt = strtol(argv[++i], &end, 0);
+		else if (!strcmp(argv[i], "--written"))
+			written = strtoul(argv[++i], &end, 0);
+		else if (!strcmp(argv[i], "--wait"))
+			wait_sig = !strcmp(argv[++i], "usr1");
+		else
+			swap_usage();
+		if (*end)
+			swap_usage();
+	}
+	if (corrupt >= (long)(size_mib << 20) || written > size_mib << 8 ||
+	    (written && passes))
+		swap_usage();
+	if (!written)
+		written = size_mib << 8;
+	if (!seed_pass)
+		seed_pass = passes ? passes : 1;
+	if (passes && seed_pass != passes)
+		swap_usage();
+	if (sigaction(SIGALRM, &sa, NULL) < 0 || sigaction(SIGBUS, &sb, NULL) < 0)
+		die_errno("sigaction");
+
+	t_all = now_ms();
+	setup_file(&v, argv[2], size_mib << 20);
+	setup_vm(&v);
+	swap_ram = v.ram;
+	swap_ram_size = v.ram_size;
+	dwords = v.ram_size / 4;
+	printf("kvm_swap: file=%s size=%lu MiB pages=%lu passes=%lu check=%s pid=%d\n",
+	       argv[2], size_mib, v.ram_size / PAGE_SZ, passes, check,
+	       (int)getpid());
+	if (wait_sig) {
+		/* Mapped (admitted) and ready: go on at SIGUSR1. */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		if (sigprocmask(SIG_BLOCK, &usr1, &old) < 0)
+			die_errno("sigprocmask");
+		printf("kvm_swap: ready, waiting for SIGUSR1\n");
+		if (sigwaitinfo(&usr1, NULL) < 0)
+			die_errno("sigwaitinfo");
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		printf("kvm_swap: SIGUSR1, starting\n");
+	}
+
+	/* Each pass: the guest writes all of it, then verifies all of it. */
+	for (pass = 1; pass <= passes; pass++) {
+		seed = swap_seed(pass);
+		out0 = swap_counter("pages_swapped_out");
+		in0 = swap_counter("pages_swapped_in");
+		t0 = now_ms();
+		run_guest(&v, guest_write, RAM_GPA, dwords, seed,
+			  PORT_WRITE_DONE, &exits);
+		tw = now_ms();
+		mism = run_guest(&v, guest_verify, RAM_GPA, dwords, seed,
+				 PORT_VERIFY, &exits);
+		tv = now_ms();
+		out1 = swap_counter("pages_swapped_out");
+		in1 = swap_counter("pages_swapped_in");
+		printf("pass %lu: seed=0x%08x write %.0f ms, verify %.0f ms, swapped out +%ld in +%ld, mismatches %u\n",
+		       pass, seed, tw - t0, tv - tw, out1 - out0, in1 - in0,
+		       mism);
+		if (mism)
+			die("pass %lu: guest verify: %u of %u dwords differ from gpa ^ seed",
+			    pass, mism, dwords);
+	}
+
+	/* A negative control: one byte changed behind the guest's back. */
+	seed = swap_seed(seed_pass);
+	if (corrupt >= 0) {
+		unsigned char b;
+
+		if (pread(v.file_fd, &b, 1, corrupt) != 1)
+			die("corrupt: pread at %ld: %s", corrupt, strerror(errno));
+		b ^= 0x40;
+		if (pwrite(v.file_fd, &b, 1, corrupt) != 1)
+			die("corrupt: pwrite at %ld: %s", corrupt, strerror(errno));
+		printf("kvm_swap: corrupted the byte at file offset 0x%lx (page %ld)\n",
+		       corrupt, corrupt / (long)PAGE_SZ);
+	}
+
+	/* The final checks, in the order asked for. */
+	if (!strcmp(check, "none"))
+		check = "";
+	for (c = check; *c; c += *c == ',') {
+		size_t len = strcspn(c, ",");
+
+		t0 = now_ms();
+		out0 = swap_counter("pages_swapped_out");
+		in0 = swap_counter("pages_swapped_in");
+		if (len == 5 && !strncmp(c, "guest", 5)) {
+			mism = run_guest(&v, guest_verify, RAM_GPA,
+					 written * DWORDS_PER_PAGE, seed,
+					 PORT_VERIFY, &exits);
+			if (mism)
+				die("final guest verify: %u of %lu dwords differ from gpa ^ seed",
+				    mism, written * DWORDS_PER_PAGE);
+		} else if (len == 5 && !strncmp(c, "pread", 5)) {
+			host_check_how(&v, 0, written * PAGE_SZ, seed, false,
+				       "final", HC_PREAD);
+			host_check_how(&v, written * PAGE_SZ,
+				       v.ram_size - written * PAGE_SZ, 0, true,
+				       "final (zeros)", HC_PREAD);
+		} else if (len == 4 && !strncmp(c, "mmap", 4)) {
+			host_check_how(&v, 0, written * PAGE_SZ, seed, false,
+				       "final", HC_MMAP);
+			host_check_how(&v, written * PAGE_SZ,
+				       v.ram_size - written * PAGE_SZ, 0, true,
+				       "final (zeros)", HC_MMAP);
+		} else {
+			die("--check: unknown check '%.*s'", (int)len, c);
+		}
+		printf("check %.*s: every byte right (%.0f ms, swapped out +%ld in +%ld)\n",
+		       (int)len, c, now_ms() - t0,
+		       swap_counter("pages_swapped_out") - out0,
+		       swap_counter("pages_swapped_in") - in0);
+		c += len;
+	}
+	printf("kvm_swap: total kvm_run exits=%lu, %.1f ms\n", v.exits,
+	       now_ms() - t_all);
+	printf("KVM_SWAP OK pages=%lu passes=%lu\n", v.ram_size / PAGE_SZ,
+	       passes);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -1305,6 +1556,8 @@ int main(int argc, char **argv)
 		return share_main(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "--touch"))
 		return touch_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "--swap"))
+		return swap_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s FILE SIZE_MIB\n", progname);

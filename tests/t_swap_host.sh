@@ -46,11 +46,11 @@ truncate -s 64M "$MNT/vm"
 dd if="$work/pattern" of="$MNT/vm" bs=1M conv=notrunc status=none || fail "writing 64 MiB into a 16 MiB pool with swap failed"
 vd=$(vm_dir_for /vm) || fail "no sysfs dir for /vm"
 out=$(( $(cat $S/swap/pages_swapped_out) - out0 ))
-log "after the write: resident $(cat $vd/resident_pages), swapped $(cat $vd/swapped_pages)," \
-	"out $out, slots used $(cat $S/swap/slots_used), blocked $(cat $vd/blocked_faults)"
+log "after the write: resident $(cat "$vd/resident_pages"), swapped $(cat "$vd/swapped_pages")," \
+	"out $out, slots used $(cat $S/swap/slots_used), blocked $(cat "$vd/blocked_faults")"
 [ "$out" -gt 0 ] || fail "nothing was swapped out"
 [ "$(cat $S/allocated_pages)" -le 4096 ] || fail "pool over its limit"
-[ "$(cat $vd/swapped_pages)" -gt 0 ] || fail "swapped_pages is 0"
+[ "$(cat "$vd/swapped_pages")" -gt 0 ] || fail "swapped_pages is 0"
 cmp "$work/pattern" "$MNT/vm" || fail "pread gave different bytes"
 in=$(( $(cat $S/swap/pages_swapped_in) - in0 ))
 [ "$in" -gt 0 ] || fail "nothing was swapped in by pread"
@@ -77,7 +77,8 @@ fi
 fallocate -p -o $((32 << 20)) -l $((32 << 20)) "$MNT/vm"
 cmp -n $((32 << 20)) "$work/pattern" "$MNT/vm" || fail "first half changed by the punch"
 rm -f "$MNT/vm"
-wait_for 10 0.2 test "$(cat $S/swap/slots_used)" = 0 || fail "slots left after rm: $(cat $S/swap/slots_used)"
+slots_free() { [ "$(cat $S/swap/slots_used)" = 0 ]; }	# read again at each try
+wait_for 10 0.2 slots_free || fail "slots left after rm: $(cat $S/swap/slots_used)"
 echo none >$S/swap/file || fail "swap off failed with no page in it"
 [ "$(cat $S/swap/slots_total)" = 0 ] || fail "slots_total after swap off"
 log "swap host: out $out, in $in pages; all bytes equal; slots all given back"
