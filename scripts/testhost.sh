@@ -13,11 +13,20 @@
 #   scan for WARNING:/BUG:/Oops/..., exit code  poweroff -f
 #
 # Usage: scripts/testhost.sh [--bench] [--demo] [--mmu shadow|tdp|both] [--timeout SECS]
-#                            [--icount] [--smp N] [--verbose]
+#                            [--icount] [--smp N] [--verbose] [--kernel debian|debug]
 # Env:   ESXMM_CACHE (default /var/cache/esxmm), ESXMM_TESTMODE=tmpfs (tests use tmpfs instead
 #        of esxmm: for developing the harness without the module), ESXMM_TESTS="t_a.sh t_b.sh"
 #        (run only these), ESXMM_TEST_ENV="VAR=value ..." (extra environment for the tests,
 #        e.g. MC_MB=16), ESXMM_TESTHOST_MEM (MiB, default 4096), ESXMM_TESTHOST_SMP (default 2).
+#
+# --kernel debug (or ESXMM_TESTHOST_KERNEL=debug) boots the debug kernel of
+# scripts/debug-kernel.sh ($ESXMM_CACHE/debug-kernel, KASAN, lockdep, kmemleak...) instead of
+# Debian's: everything but kvm is built in, kvm and kvm_amd come from its staged modules
+# (bind-mounted on /lib/modules/<ver> in the chroot, so modprobe works), the esxmm.ko is
+# ESXMM_KO (default $ESXMM_CACHE/debug-module/esxmm/esxmm.ko, built by scripts/test-debug.sh;
+# bind-mounted over $REPO/esxmm/esxmm.ko in the chroot), and /boot/vmlinuz-<ver> in the chroot
+# is Debian's kernel, which the nested guests boot. A WARN does not panic it (all splats are
+# seen; any still fails the run); default memory 6144 MiB and timeout 14400 s.
 set -euo pipefail
 
 ESXMM_LOG_TAG=testhost
@@ -25,8 +34,8 @@ ESXMM_LOG_TAG=testhost
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 REPO=$ESXMM_REPO
 
-mode=test mmu=both timeout=1500 icount=0 smp=${ESXMM_TESTHOST_SMP:-2} verbose=0
-mem=${ESXMM_TESTHOST_MEM:-4096}
+mode=test mmu=both timeout='' icount=0 smp=${ESXMM_TESTHOST_SMP:-2} verbose=0
+mem=${ESXMM_TESTHOST_MEM:-} kernel=${ESXMM_TESTHOST_KERNEL:-debian}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--bench) mode=bench ;;
@@ -36,18 +45,37 @@ while [ $# -gt 0 ]; do
 	--icount) icount=1 ;;
 	--smp) smp=$2; shift ;;
 	--verbose|-v) verbose=1 ;;
+	--kernel) kernel=$2; shift ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
 	*) esxmm_die "unknown option $1" ;;
 	esac
 	shift
 done
 case $mmu in shadow|tdp|both) ;; *) esxmm_die "--mmu must be shadow, tdp or both" ;; esac
+case $kernel in
+debian) timeout=${timeout:-1500} mem=${mem:-4096} ;;
+debug) timeout=${timeout:-14400} mem=${mem:-6144} ;;
+*) esxmm_die "--kernel must be debian or debug" ;;
+esac
 [ "$mode" != test ] && [ "$mmu" = both ] && mmu=shadow # demo and bench run in one mode
 case $REPO in *[[:space:]]*) esxmm_die "repo path must not contain white space: $REPO" ;; esac
 case $ESXMM_CACHE in *[[:space:]]*) esxmm_die "ESXMM_CACHE must not contain white space" ;; esac
 
 esxmm_need_testhost_pkgs
 KVER=$(esxmm_kver) || esxmm_die "no /boot/vmlinuz-*-amd64 with matching linux-headers"
+GUEST_KVER=$KVER vmlinuz=/boot/vmlinuz-$KVER ko=$REPO/esxmm/esxmm.ko modinfo_base=()
+if [ "$kernel" = debug ]; then
+	dk=$ESXMM_CACHE/debug-kernel
+	vmlinuz=$dk/arch/x86/boot/bzImage
+	[ -f "$vmlinuz" ] || esxmm_die "no debug kernel in $dk: run scripts/debug-kernel.sh"
+	KVER=$(cat "$dk/include/config/kernel.release")
+	kmods=$ESXMM_CACHE/debug-kernel-modules
+	[ -d "$kmods/lib/modules/$KVER" ] || esxmm_die "no $kmods/lib/modules/$KVER"
+	modinfo_base=(-b "$kmods")
+	ko=${ESXMM_KO:-$ESXMM_CACHE/debug-module/esxmm/esxmm.ko}
+	[ -f "$ko" ] || esxmm_die "no $ko: build esxmm.ko against $dk (scripts/test-debug.sh)"
+	case $ko in *[[:space:]]*) esxmm_die "ESXMM_KO must not contain white space" ;; esac
+fi
 OUT=$ESXMM_CACHE/testhost
 mkdir -p "$OUT"
 LOG=$OUT/console.log
@@ -68,20 +96,21 @@ trap 'exit 130' INT TERM
 t0=$SECONDS
 make -s -C "$REPO/tests" >&2
 "$REPO/scripts/guest-initramfs.sh" >/dev/null
-if [ -f "$REPO/esxmm/esxmm.ko" ]; then
-	vm=$(modinfo -F vermagic "$REPO/esxmm/esxmm.ko" 2>/dev/null | cut -d' ' -f1 || true)
+if [ -f "$ko" ]; then
+	vm=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1 || true)
 	[ "$vm" = "$KVER" ] || esxmm_log "warning: esxmm.ko vermagic '$vm' != booted kernel $KVER"
 fi
 
 # ---- initramfs for the test host ----------------------------------------------------------
 MODS=(irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay)
+[ "$kernel" = debug ] && MODS=(irqbypass kvm kvm-amd) # the rest is built in
 stage=$OUT/initramfs.d
 rm -rf "$stage"
 mkdir -p "$stage"/{bin,sbin,proc,sys,dev,host,rw,newroot,lib/modules}
 cp /bin/busybox "$stage/bin/busybox"
 for m in "${MODS[@]}"; do
-	f=$(modinfo -k "$KVER" -n "$m") || esxmm_die "module $m not found for $KVER"
+	f=$(modinfo "${modinfo_base[@]}" -k "$KVER" -n "$m") || esxmm_die "module $m not found for $KVER"
 	case $f in
 	*.ko) cp "$f" "$stage/lib/modules/$m.ko" ;;
 	*.ko.xz) xz -dc "$f" >"$stage/lib/modules/$m.ko" ;;
@@ -90,6 +119,7 @@ for m in "${MODS[@]}"; do
 	*) esxmm_die "unknown module format $f" ;;
 	esac
 done
+echo "${MODS[*]}" >"$stage/lib/modules/load-order"
 cat >"$stage/init" <<'INIT'
 #!/bin/busybox sh
 # /init of the test host: see scripts/testhost.sh.
@@ -105,8 +135,7 @@ ln -sf /proc/self/fd/2 /dev/stderr
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n1; }
 fatal() { echo "ESXMM-TEST: testhost-init FAIL ($*)"; echo ESXMM-DONE; sync; poweroff -f; sleep 60; }
 echo "testhost: init up after $(cut -d' ' -f1 /proc/uptime)s"
-for m in irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-	 virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay; do
+for m in $(cat /lib/modules/load-order); do
 	a=
 	[ "$m" = kvm-amd ] && a=npt=0
 	insmod /lib/modules/$m.ko $a || fatal "insmod $m"
@@ -128,6 +157,19 @@ mount -t tmpfs -o mode=0755 run $R/run
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 REPO=$(arg esxmm_repo) MODE=$(arg esxmm_mode) MMU=$(arg esxmm_mmu)
+# debug kernel: its modules for modprobe, its esxmm.ko, Debian's kernel for the nested guests
+KMODS=$(arg esxmm_kmods) KO=$(arg esxmm_ko) GKVER=$(arg esxmm_guest_kver) V=$(uname -r)
+if [ -n "$KMODS" ]; then
+	mkdir -p $R/lib/modules/$V && mount -o bind $R$KMODS/lib/modules/$V $R/lib/modules/$V ||
+		fatal "bind $KMODS"
+fi
+if [ -n "$KO" ]; then
+	[ -e $R$REPO/esxmm/esxmm.ko ] || { mkdir -p $R$REPO/esxmm && : >$R$REPO/esxmm/esxmm.ko; }
+	mount -o bind $R$KO $R$REPO/esxmm/esxmm.ko || fatal "bind $KO"
+fi
+if [ -n "$GKVER" ] && [ ! -e $R/boot/vmlinuz-$V ]; then
+	ln -s vmlinuz-$GKVER $R/boot/vmlinuz-$V || fatal "guest kernel link"
+fi
 CACHE=$(arg esxmm_cache) TESTMODE=$(arg esxmm_testmode) TESTS=$(arg esxmm_tests | tr , ' ')
 XENV=$(arg esxmm_env | tr , ' ')
 case $MODE in
@@ -140,7 +182,7 @@ esac
 echo "testhost: chroot ready after $(cut -d' ' -f1 /proc/uptime)s, running $cmd"
 chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOME=/root TERM=dumb LANG=C.UTF-8 REPO="$REPO" ESXMM_REPO="$REPO" ESXMM_CACHE="$CACHE" \
-	ESXMM_MMU="$MMU" ESXMM_TESTMODE="$TESTMODE" ESXMM_TESTS="$TESTS" ESXMM_INSIDE=1 \
+	ESXMM_MMU="$MMU" ESXMM_TESTMODE="$TESTMODE" ESXMM_TESTS="$TESTS" ESXMM_INSIDE=1 ESXMM_KO="$KO" \
 	$XENV /bin/bash "$cmd" </dev/null
 echo "testhost: $MODE exited rc=$? after $(cut -d' ' -f1 /proc/uptime)s"
 sync
@@ -156,12 +198,17 @@ env_csv=$(echo "${ESXMM_TEST_ENV:-}" | tr ' ' ',')
 append="console=ttyS0 loglevel=5 panic_on_warn=1 oops=panic softlockup_panic=1 panic=-1"
 append+=" mitigations=off esxmm_mode=$mode esxmm_repo=$REPO esxmm_cache=$ESXMM_CACHE"
 append+=" esxmm_mmu=$mmu esxmm_testmode=${ESXMM_TESTMODE:-} esxmm_tests=$tests_csv esxmm_env=$env_csv"
+# later values win: the debug kernel goes on after a WARN or a soft lockup, KASAN reports all
+if [ "$kernel" = debug ]; then
+	append+=" panic_on_warn=0 softlockup_panic=0 kasan_multi_shot"
+	append+=" esxmm_kmods=$kmods esxmm_ko=$ko esxmm_guest_kver=$GUEST_KVER"
+fi
 # -icount runs all vCPUs in one thread: measured, -smp 2 with -icount did not get past early boot
 # in 4 minutes, -smp 1 boots as fast as without it.
 [ "$icount" = 1 ] && smp=1
 # shellcheck disable=SC2054 # commas are part of QEMU option values
 qargs=(-accel tcg -cpu EPYC,+svm -m "$mem" -smp "$smp" -nographic -no-reboot
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$OUT/initramfs.cpio" -append "$append"
+	-kernel "$vmlinuz" -initrd "$OUT/initramfs.cpio" -append "$append"
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap)
 [ "$icount" = 1 ] && qargs+=(-icount "shift=0,sleep=off")
 esxmm_log "prepared in $((SECONDS - t0))s; booting $KVER ($mode, mmu=$mmu, smp=$smp, ${mem}M," \
@@ -200,6 +247,7 @@ wall=$((SECONDS - tboot))
 clean=$OUT/console.clean
 tr -d '\r' <"$LOG" >"$clean"
 splat_re='WARNING:|BUG:|Oops|Kernel panic|general protection|possible circular locking|KASAN|INFO: task .* blocked|soft lockup'
+splat_re+='|kernel BUG at|hard LOCKUP'
 results=$(grep -oE 'ESXMM-TEST: [^ ]+ (PASS|FAIL|SKIP)' "$clean" || true)
 npass=$(grep -c ' PASS$' <<<"$results" || true)
 nfail=$(grep -c ' FAIL$' <<<"$results" || true)

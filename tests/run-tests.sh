@@ -7,11 +7,16 @@
 #   for t with "# esxmm-test: kvm", KVM_MMU=tdp      -> ESXMM-TEST: <name>[tdp] ...
 #   rmmod esxmm                                     -> ESXMM-TEST: rmmod PASS|FAIL
 #   ESXMM-DONE
+# On the debug test host (scripts/test-debug.sh) also, when their variables are set:
+#   insmod $ESXMM_KUNIT_KO after insmod: KTAP from debugfs -> ESXMM-TEST: kunit-<suite> ...
+#   kmemleak scan, clear before the tests; two scans after rmmod -> ESXMM-TEST: kmemleak ...
 #
 # A test exits 0 (pass), 77 (skip) or anything else (fail); a test's lines are printed with a
 # "  | <name>: " prefix. Per-test timeout: 600 s, or "# esxmm-timeout: SECS" in the test file.
 # Env: REPO, ESXMM_MMU (shadow|tdp|both), ESXMM_TESTMODE, ESXMM_TESTS (space-separated file
-# names to run; default all).
+# names to run; default all), ESXMM_KO (default $REPO/esxmm/esxmm.ko), ESXMM_TIMEOUT_SCALE
+# (multiplies each test's timeout; default 1), ESXMM_KUNIT_KO, ESXMM_KMEMLEAK (esxmm: fail on
+# a leak report that names esxmm or an unloaded module's address; all: on any report).
 set -euo pipefail
 
 REPO=${REPO:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)}
@@ -45,6 +50,7 @@ kvm_mode() {
 run_one() { # run_one FILE NAME MMU
 	local f=$1 name=$2 t0 rc=0 tmo
 	tmo=$(sed -n 's/^# esxmm-timeout: *\([0-9]\+\).*/\1/p' "$f" | head -n1)
+	tmo=$(( ${tmo:-600} * ${ESXMM_TIMEOUT_SCALE:-1} ))
 	t0=$SECONDS
 	echo "==== $name (uptime $(now)s)"
 	set +e
@@ -61,8 +67,40 @@ run_one() { # run_one FILE NAME MMU
 	echo "==== $name: rc=$rc, $((SECONDS - t0))s"
 }
 
+# kmemleak_scan: two scans, as Documentation/dev-tools/kmemleak.rst advises (an object is
+# reported once it has been unreferenced for two scans in a row and 5 s old).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+kmemleak_scan() { echo scan >"$KMEMLEAK"; sleep 6; echo scan >"$KMEMLEAK"; }
+
+# run_kunit KO: load a module of KUnit suites (they run at load), one result per suite.
+run_kunit() {
+	local d r
+	if ! insmod "$1"; then result kunit-insmod FAIL; return; fi
+	for d in /sys/kernel/debug/kunit/*/; do
+		[ -r "$d/results" ] || continue
+		sed 's/^/  | kunit: /' "$d/results"
+		r=$(grep -E '^(not )?ok [0-9]+ ' "$d/results" | tail -n1)
+		case $r in
+		ok*) result "kunit-$(basename "$d")" PASS ;;
+		*) result "kunit-$(basename "$d")" FAIL ;;
+		esac
+	done
+	rmmod "$(basename "$1" .ko)" || result kunit-rmmod FAIL
+}
+
 echo "run-tests: kernel $(uname -r), repo $REPO, mmu=$MMU, testmode=${ESXMM_TESTMODE:-esxmm}"
-ko=$REPO/esxmm/esxmm.ko
+if [ -n "${ESXMM_KMEMLEAK:-}" ]; then
+	if [ -w "$KMEMLEAK" ]; then
+		t0=$SECONDS
+		kmemleak_scan && echo clear >"$KMEMLEAK"
+		echo "run-tests: kmemleak: boot-time suspects cleared ($((SECONDS - t0))s)"
+	else
+		echo "run-tests: no $KMEMLEAK"
+		result kmemleak FAIL
+		ESXMM_KMEMLEAK=
+	fi
+fi
+ko=${ESXMM_KO:-$REPO/esxmm/esxmm.ko}
 loaded=0
 if [ ! -f "$ko" ]; then
 	echo "run-tests: $ko not built"
@@ -73,6 +111,7 @@ elif insmod "$ko"; then
 else
 	result insmod FAIL
 fi
+[ -n "${ESXMM_KUNIT_KO:-}" ] && run_kunit "$ESXMM_KUNIT_KO"
 
 tests=()
 for f in "$REPO"/tests/t_*.sh; do
@@ -107,6 +146,25 @@ done
 kvm_mode shadow >/dev/null 2>&1 || true
 
 if [ "$loaded" = 1 ]; then
-	if grep -w esxmm /proc/mounts; then echo "run-tests: esxmm mounts left behind (above)"; fi
+	if grep -E '^[^ ]+ [^ ]+ esxmm ' /proc/mounts; then
+		echo "run-tests: esxmm mounts left behind (above)"
+	fi
 	if rmmod esxmm; then result rmmod PASS; else result rmmod FAIL; fi
+fi
+if [ -n "${ESXMM_KMEMLEAK:-}" ]; then
+	t0=$SECONDS
+	kmemleak_scan
+	leaks=$(cat "$KMEMLEAK")
+	n=$(grep -c '^unreferenced object' <<<"$leaks" || true)
+	# after rmmod an esxmm frame prints as a bare address in the module area
+	blocks=$(awk '/^unreferenced object/ { if (b != "") print b; b = "" } { b = b $0 " " }
+		END { if (b != "") print b }' <<<"$leaks")
+	nx=$(grep -cE 'esxmm|\] 0xffffffffc' <<<"$blocks" || true)
+	echo "run-tests: kmemleak: $n suspected leaks, $nx of them esxmm's ($((SECONDS - t0))s)"
+	[ "$n" -gt 0 ] && sed 's/^/  | kmemleak: /' "$KMEMLEAK"
+	if [ "$nx" -gt 0 ] || { [ "$ESXMM_KMEMLEAK" = all ] && [ "$n" -gt 0 ]; }; then
+		result kmemleak FAIL
+	else
+		result kmemleak PASS
+	fi
 fi
