@@ -14,12 +14,22 @@
 #             scanned at the same rate; prints pages saved, scanner CPU ms to 95 % of the
 #             final saving and metadata bytes per page side by side, ratios esxmm/KSM and the
 #             goal (tests/share_bench.c documents how each figure is taken)
+#       swap: tests/build/swap_bench: a process writes then reads BENCH_SWAP_MB MiB that do not
+#             fit: on esxmm (pool BENCH_SWAP_LIMIT_MB, swap file on ext4 on a loop device, so
+#             O_DIRECT) and as anonymous memory in a memory cgroup of that limit (Linux's swap
+#             file, mkswap/swapon, on the same ext4; page-cluster 3, its default, and 0, no
+#             swap readahead); prints swap-out and swap-in pages/s and the ratios esxmm/Linux.
+#             Then tests/build/swap_sim records page-access traces of synthetic workloads and
+#             replays them: random replacement (esxmm's) against LRU, FIFO and OPT, faults per
+#             1000 accesses at 10..90 % of the pages, and the ratios random/LRU.
 # Not a pass/fail test (ESXMM-TEST: bench FAIL only when a run gives no result, or when
-# share_bench finds the image changed by merging or unsharing).
-# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PASSES (40), BENCH_PARTS ("firsttouch share sample";
+# share_bench finds the image changed by merging or unsharing, or swap_bench a wrong page).
+# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PASSES (40), BENCH_PARTS ("firsttouch share sample swap";
 #      also "+"-separated, e.g. share or firsttouch+share), SHARE_MB (64),
 #      SHARE_SCAN (pages_to_scan, 1000), SHARE_SLEEP (sleep_millisecs, 20), SHARE_TIMEOUT
 #      (s, 300), SHARE_QUIET (s without growth that ends a run, 10), ESXMM_TESTMODE=tmpfs
+#      BENCH_SWAP_MB (64), BENCH_SWAP_LIMIT_MB (16), BENCH_SWAP_RUNS (2), BENCH_SIM_ACCESSES
+#      (400000), ESXMM_TESTMODE=tmpfs
 #      (a tmpfs in place of esxmm; the sharing part is then skipped). BENCH_* and SHARE_* set
 #      on the machine are passed into the test host (ESXMM_TEST_ENV).
 set -euo pipefail
@@ -37,7 +47,7 @@ if [ "${ESXMM_INSIDE:-}" != 1 ]; then
 	clean=${ESXMM_CACHE:-/var/cache/esxmm}/testhost/console.clean
 	if [ -f "$clean" ]; then
 		echo "==== bench results (from $clean) ===="
-		grep -E '^bench: (ratio|[a-z0-9]+ +ms:|run [0-9]|sharing|sampling|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata)' \
+		grep -E '^bench: (ratio|[a-z0-9]+ +ms:|run [0-9]|sharing|sampling|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata|swap|sim)' \
 			"$clean" || true
 	fi
 	exit "$rc"
@@ -47,15 +57,17 @@ REPO=${REPO:?}
 MNT=/run/esxmm
 MB=${BENCH_MB:-64}
 RUNS=${BENCH_RUNS:-3}
-PARTS=${BENCH_PARTS:-firsttouch share sample}
+PARTS=${BENCH_PARTS:-firsttouch share sample swap}
 PARTS=${PARTS//[+:]/ }
 INITRD=${ESXMM_CACHE:-/var/cache/esxmm}/guest/memcheck.cpio.gz
 KVER=$(uname -r)
 work=$(mktemp -d)
 loaded=0 mounted=0 ok=0 qpid=
+swap_cleanup=()
 cleanup() {
-	local rc=$?
+	local rc=$? c
 	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	for c in "${swap_cleanup[@]}"; do eval "$c" || true; done
 	rm -f "$MNT/bench" "$MNT/share-bench"
 	[ "$mounted" = 1 ] && umount "$MNT"
 	[ "$loaded" = 1 ] && rmmod esxmm
@@ -220,12 +232,125 @@ sampling() {
 	echo "bench: sampling: goal: under 1 % slowdown at the default rate"
 }
 
+# swap: esxmm's swap against Linux's, and random replacement against LRU.
+SWAP_MB=${BENCH_SWAP_MB:-64}
+SWAP_LIMIT=${BENCH_SWAP_LIMIT_MB:-16}
+swap_at_exit() { swap_cleanup=("$*" "${swap_cleanup[@]}"); }
+swap_median() { # swap_median FIELD LOGFILE: median of FIELD=... over the SWAP_BENCH lines
+	local v
+	mapfile -t v < <(grep '^SWAP_BENCH ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p")
+	median "${v[@]}"
+}
+swap_linux_run() { # swap_linux_run CGROUP MB: swap_bench anon inside the memory cgroup
+	bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" anon "$3"' _ "$1" \
+		"$REPO/tests/build/swap_bench" "$2"
+}
+swap() {
+	local S=/sys/kernel/esxmm bin=$REPO/tests/build/swap_bench sim=$REPO/tests/build/swap_sim
+	local img=/dev/shm/bench-swap.img ext=$work/ext4 cg=/sys/fs/cgroup/esxmm-bench loop i t
+	local pool0 pc0 pc log w n f
+	if [ "$what" != esxmm ]; then
+		echo "bench: swap: skipped ($what has no swap)"
+		return 0
+	fi
+	if [ ! -x "$bin" ] || [ ! -x "$sim" ]; then
+		echo "bench: swap: $bin or $sim not built" >&2
+		return 1
+	fi
+	modprobe loop || return 1
+	modprobe ext4 || return 1
+	truncate -s $((2 * SWAP_MB + 64))M "$img"
+	swap_at_exit "rm -f $img"
+	loop=$(losetup -f --show "$img") || return 1
+	swap_at_exit "losetup -d $loop"
+	mkfs.ext4 -q -F -b 4096 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 "$loop" || return 1
+	mkdir -p "$ext"
+	mount -t ext4 "$loop" "$ext" || return 1
+	swap_at_exit "umount $ext"
+	for f in esxmm-swap linux-swap; do
+		dd if=/dev/zero of="$ext/$f" bs=1M count="$SWAP_MB" status=none conv=fsync || return 1
+		chmod 0600 "$ext/$f"
+	done
+	echo "bench: swap: $SWAP_MB MiB written then read back by one process, $SWAP_LIMIT MiB of memory," \
+		"swap files on ext4 on $loop (a file in tmpfs), ${BENCH_SWAP_RUNS:-2} runs each"
+
+	# esxmm: pool of SWAP_LIMIT MiB, swap file opened O_DIRECT.
+	pool0=$(cat $S/pool_pages)
+	swap_at_exit "echo $pool0 >$S/pool_pages"
+	swap_at_exit "echo none >$S/swap/file"
+	echo $((SWAP_LIMIT * 256)) >$S/pool_pages
+	echo "$ext/esxmm-swap" >$S/swap/file || return 1
+	log=$work/swap-esxmm.log
+	: >"$log"
+	for i in $(seq 1 "${BENCH_SWAP_RUNS:-2}"); do
+		t=$SECONDS
+		"$bin" esxmm "$MNT/swap-bench" "$SWAP_MB" | tee -a "$log" || { rm -f "$MNT/swap-bench"; return 1; }
+		rm -f "$MNT/swap-bench"
+		echo "bench: swap: esxmm run $i: $((SECONDS - t))s wall"
+	done
+	echo none >$S/swap/file
+	echo "$pool0" >$S/pool_pages
+
+	# Linux: the same in a memory cgroup of SWAP_LIMIT MiB, with and without swap readahead.
+	mkswap -q "$ext/linux-swap" >/dev/null || return 1
+	swapon "$ext/linux-swap" || return 1
+	swap_at_exit "swapoff $ext/linux-swap"
+	grep -qw memory /sys/fs/cgroup/cgroup.subtree_control ||
+		echo +memory >/sys/fs/cgroup/cgroup.subtree_control || return 1
+	mkdir -p "$cg"
+	swap_at_exit "rmdir $cg"
+	echo $((SWAP_LIMIT << 20)) >"$cg/memory.max"
+	pc0=$(cat /proc/sys/vm/page-cluster)
+	swap_at_exit "echo $pc0 >/proc/sys/vm/page-cluster"
+	for pc in "$pc0" 0; do
+		echo "$pc" >/proc/sys/vm/page-cluster
+		log=$work/swap-linux-pc$pc.log
+		: >"$log"
+		for i in $(seq 1 "${BENCH_SWAP_RUNS:-2}"); do
+			t=$SECONDS
+			swap_linux_run "$cg" "$SWAP_MB" | tee -a "$log" || return 1
+			echo "bench: swap: linux (page-cluster $pc) run $i: $((SECONDS - t))s wall"
+		done
+	done
+	echo "$pc0" >/proc/sys/vm/page-cluster
+	awk -v eo="$(swap_median out_per_s "$work/swap-esxmm.log")" \
+	    -v ei="$(swap_median in_per_s "$work/swap-esxmm.log")" \
+	    -v lo="$(swap_median out_per_s "$work/swap-linux-pc$pc0.log")" \
+	    -v li="$(swap_median in_per_s "$work/swap-linux-pc$pc0.log")" \
+	    -v zo="$(swap_median out_per_s "$work/swap-linux-pc0.log")" \
+	    -v zi="$(swap_median in_per_s "$work/swap-linux-pc0.log")" -v pc="$pc0" '
+	function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
+	BEGIN {
+		f = "bench: swap: %-24s %10s %14s %14s %12s %12s\n"
+		printf f, "(pages/s, median)", "esxmm", "linux pc=" pc, "linux pc=0", "esxmm/linux", "esxmm/pc=0"
+		printf f, "swap-out while writing", eo, lo, zo, r(eo, lo), r(eo, zo)
+		printf f, "swap-in while reading", ei, li, zi, r(ei, li), r(ei, zi)
+	}'
+
+	# Random replacement against LRU, FIFO and OPT on recorded traces.
+	n=${BENCH_SIM_ACCESSES:-400000}
+	echo "bench: sim: traces of $n accesses over 16384 pages; faults per 1000 accesses," \
+		"memory as % of the pages touched; random = mean of 3 seeds"
+	for w in hotcold drift scan mixed zipf; do
+		"$sim" record "$w" 16384 "$n" 1 "$work/$w.trace" || return 1
+		"$sim" replay "$work/$w.trace" 10,25,50,75,90 | tee "$work/$w.sim" |
+			awk -v w="$w" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+				printf "bench: sim: %-8s mem=%4s opt=%6s lru=%6s fifo=%6s random=%6s  random/lru=%s fifo/lru=%s random/opt=%s\n",
+					w, v["mem"], v["opt"], v["lru"], v["fifo"], v["random"], v["random/lru"], v["fifo/lru"], v["random/opt"] }'
+		rm -f "$work/$w.trace"
+	done
+	cat "$work"/*.sim | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		s += log(v["random/lru"]); n++ }
+		END { if (n) printf "bench: sim: geometric mean of random/lru over %d trace x size points: %.3f\n", n, exp(s / n) }'
+}
+
 fail=0
 for p in $PARTS; do
 	case $p in
 	firsttouch) firsttouch ;;
 	share) share || fail=1 ;;
 	sample) sampling || fail=1 ;;
+	swap) swap || fail=1 ;;
 	*) echo "bench: unknown part $p" >&2; fail=1 ;;
 	esac
 done

@@ -51,10 +51,12 @@ esxmm_need_pkgs() {
 }
 
 # Packages every test-host run needs on the machine. linux-image/headers are the metapackages;
-# the kernel actually used is whatever esxmm_kver picks.
+# the kernel actually used is whatever esxmm_kver picks. The swap tests and benchmark put
+# ext4 (e2fsprogs: mkfs.ext4, filefrag) on device-mapper (dmsetup) on a loop device
+# (util-linux: losetup, blockdev; mkswap/swapon for Linux's own swap).
 esxmm_need_testhost_pkgs() {
 	esxmm_need_pkgs qemu-system-x86 busybox-static kmod cpio gzip gcc make libc6-dev \
-		coreutils linux-image-amd64 linux-headers-amd64
+		coreutils linux-image-amd64 linux-headers-amd64 e2fsprogs dmsetup util-linux
 }
 
 # esxmm_wait_for TIMEOUT_SECS INTERVAL_SECS CMD...: run CMD until it succeeds.
