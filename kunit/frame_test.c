@@ -82,11 +82,14 @@ static void frame_test_insert_lookup(struct kunit *test)
 static void frame_test_collision(struct kunit *test)
 {
 	struct esxmm_ftable t;
-	struct esxmm_frame *x, *y;
+	struct esxmm_frame *x, *y, *many[50];
 	u64 want;
 	int i;
 
 	KUNIT_ASSERT_EQ(test, esxmm_ftable_init(&t, 2), 0);
+	/* Allocated before the table lock is taken: it is a spinlock. */
+	for (i = 0; i < 50; i++)
+		many[i] = mkframe(test, 0xabc, 1, 0, 1000 + i);
 	x = mkframe(test, 0xabc, 1, 3, 100);
 	y = mkframe(test, 0xabc, 1, 2, 200);
 	spin_lock(&t.lock);
@@ -101,7 +104,7 @@ static void frame_test_collision(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t.nr_sharing, 3UL);
 	/* Many colliding hints in few buckets stay separately findable. */
 	for (i = 0; i < 50; i++)
-		esxmm_ftable_insert(&t, mkframe(test, 0xabc, 1, 0, 1000 + i));
+		esxmm_ftable_insert(&t, many[i]);
 	want = 1025;
 	KUNIT_EXPECT_EQ(test, esxmm_ftable_find(&t, 0xabc, 1, match_payload, &want)->hint, 1025ULL);
 	KUNIT_EXPECT_NOT_NULL(test, esxmm_ftable_find(&t, 0xabc, 1, match_shared, NULL));

@@ -9,14 +9,14 @@
 # restarted on a fresh file). Every guest run that is not killed must end with every byte
 # right; files of killed VMMs must give back all their pages and slots; no splat (the
 # harness scans the console). Prints how many bytes were written and checked.
-#   STRESS_SECS (default 120): how long; STRESS_SECS=1800 writes well over 1 GiB.
+#   STRESS_SECS (default 90): how long; STRESS_SECS=1800 writes well over 1 GiB.
 #   STRESS_SEED: the chaos loop's seed (printed).
 source "$REPO/tests/lib.sh"
 testmode_tmpfs && skip "esxmm only"
 [ -c /dev/kvm ] || skip "no /dev/kvm"
 [ -f "$(guest_initrd)" ] || fail "$(guest_initrd) missing (scripts/guest-initramfs.sh)"
 S=$ESXMM_SYSFS
-secs=${STRESS_SECS:-120}
+secs=${STRESS_SECS:-90}
 seed=${STRESS_SEED:-$(( $(date +%s) % 100000 ))}
 RANDOM=$seed
 log "stress: ${secs}s, seed $seed (STRESS_SEED=$seed to replay the chaos)"
