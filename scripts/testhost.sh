@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
 done
 case $mmu in shadow|tdp|both) ;; *) esxmm_die "--mmu must be shadow, tdp or both" ;; esac
 case $kernel in
-debian) timeout=${timeout:-1500} mem=${mem:-4096} ;;
+debian) timeout=${timeout:-3000} mem=${mem:-4096} ;;
 debug) timeout=${timeout:-14400} mem=${mem:-6144} ;;
 *) esxmm_die "--kernel must be debian or debug" ;;
 esac
