@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# esxmm-test: kvm
 # esxmm-timeout: 900
+# (Runs once, under the shadow MMU, to keep make test short: t_swap_kvm covers swap under
+# TDP. Put "# esxmm-test: kvm" back on line 2 to run it under both.)
 # SPDX-License-Identifier: GPL-2.0
 #
 # t_swap_guest: a real Linux guest with twice the pool's memory, through esxmm's swap.
