@@ -343,8 +343,9 @@ struct swap_pick {
 };
 
 /*
- * Take a reference on every guest's inode and fill @sv with what the plan
- * needs; returns how many (at most @max), *@picks to be put_picks()ed.
+ * Take a reference on every live guest's inode and describe each for the
+ * planner: *@picksp and *@svp are arrays of the returned length (guests
+ * being evicted are left out), to be given back with put_picks().
  */
 static size_t get_picks(struct swap_pick **picksp, struct esxmm_swap_vm **svp)
 {
