@@ -18,6 +18,11 @@
 #        of esxmm: for developing the harness without the module), ESXMM_TESTS="t_a.sh t_b.sh"
 #        (run only these), ESXMM_TEST_ENV="VAR=value ..." (extra environment for the tests,
 #        e.g. MC_MB=16), ESXMM_TESTHOST_MEM (MiB, default 4096), ESXMM_TESTHOST_SMP (default 2).
+# Debugging a test host that hangs: ESXMM_TESTHOST_MONITOR=PATH puts QEMU's human monitor on
+# the unix socket PATH (`socat - UNIX-CONNECT:PATH`, then `info registers -a`, `x/...`;
+# scripts/testhost-stacks.py reads every CPU's RIP and stack into symbols), and
+# ESXMM_TESTHOST_APPEND adds to the kernel command line (e.g. nokaslr, so that addresses
+# match /boot/System.map-<ver>).
 #
 # --kernel debug (or ESXMM_TESTHOST_KERNEL=debug) boots the debug kernel of
 # scripts/debug-kernel.sh ($ESXMM_CACHE/debug-kernel, KASAN, lockdep, kmemleak...) instead of
@@ -203,6 +208,7 @@ if [ "$kernel" = debug ]; then
 	append+=" panic_on_warn=0 softlockup_panic=0 kasan_multi_shot"
 	append+=" esxmm_kmods=$kmods esxmm_ko=$ko esxmm_guest_kver=$GUEST_KVER"
 fi
+append+=" ${ESXMM_TESTHOST_APPEND:-}"
 # -icount runs all vCPUs in one thread: measured, -smp 2 with -icount did not get past early boot
 # in 4 minutes, -smp 1 boots as fast as without it.
 [ "$icount" = 1 ] && smp=1
@@ -211,6 +217,9 @@ qargs=(-accel tcg -cpu EPYC,+svm -m "$mem" -smp "$smp" -nographic -no-reboot
 	-kernel "$vmlinuz" -initrd "$OUT/initramfs.cpio" -append "$append"
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap)
 [ "$icount" = 1 ] && qargs+=(-icount "shift=0,sleep=off")
+if [ -n "${ESXMM_TESTHOST_MONITOR:-}" ]; then
+	qargs+=(-monitor "unix:$ESXMM_TESTHOST_MONITOR,server=on,wait=off")
+fi
 esxmm_log "prepared in $((SECONDS - t0))s; booting $KVER ($mode, mmu=$mmu, smp=$smp, ${mem}M," \
 	"timeout ${timeout}s); console: $LOG"
 : >"$LOG"

@@ -47,12 +47,25 @@ kvm_mode() {
 	[ "$(cat "$NPT")" = "$want" ] && [ -c /dev/kvm ]
 }
 
+# mod_text: where the modules' code is, for reading a hung test host's stacks
+# (scripts/testhost-stacks.py takes the last such line of the console).
+mod_text() {
+	local m line="ESXMM-MODS:"
+
+	for m in esxmm kvm kvm_amd; do
+		[ -r "/sys/module/$m/sections/.text" ] &&
+			line+=" $m=$(cat "/sys/module/$m/sections/.text")"
+	done
+	echo "$line"
+}
+
 run_one() { # run_one FILE NAME MMU
 	local f=$1 name=$2 t0 rc=0 tmo
 	tmo=$(sed -n 's/^# esxmm-timeout: *\([0-9]\+\).*/\1/p' "$f" | head -n1)
 	tmo=$(( ${tmo:-600} * ${ESXMM_TIMEOUT_SCALE:-1} ))
 	t0=$SECONDS
 	echo "==== $name (uptime $(now)s)"
+	mod_text
 	set +e
 	(cd /tmp && KVM_MMU=$3 timeout -k 10 "${tmo:-600}" bash "$f" 2>&1) |
 		sed -u "s/^/  | $name: /"
