@@ -66,6 +66,7 @@ loaded=0 mounted=0 ok=0 qpid=
 swap_cleanup=()
 cleanup() {
 	local rc=$? c
+	[ -n "${hold_pid:-}" ] && kill "$hold_pid" 2>/dev/null || true
 	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
 	for c in "${swap_cleanup[@]}"; do eval "$c" || true; done
 	rm -f "$MNT/bench" "$MNT/share-bench"
@@ -81,6 +82,10 @@ trap cleanup EXIT
 if [ "${ESXMM_MMU:-shadow}" = tdp ] && [ "$(cat /sys/module/kvm_amd/parameters/npt)" != Y ]; then
 	rmmod kvm_amd && modprobe kvm_amd npt=1
 fi
+# One empty VM held throughout: guests coming and going then never flip the scheduler's
+# preempt-notifier jump labels (a TCG hazard: tests/kvm_hold.c).
+"$REPO/tests/build/kvm_hold" >/dev/null 2>&1 &
+hold_pid=$!
 mkdir -p "$MNT"
 what=esxmm
 if [ "${ESXMM_TESTMODE:-}" = tmpfs ]; then

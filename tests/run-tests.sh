@@ -31,20 +31,48 @@ now() { cut -d' ' -f1 /proc/uptime; }
 cleanup() {
 	local rc=$?
 	[ "$rc" -eq 0 ] || result run-tests FAIL
+	kvm_hold_stop
 	echo "ESXMM-DONE"
 	exit "$rc"
 }
 trap cleanup EXIT
+
+# kvm_hold_start / kvm_hold_stop: one empty VM held while tests run, so that KVM does not
+# flip the scheduler's preempt-notifier jump labels each time a test's guests come and go
+# (under QEMU 7.2's TCG that patching can leave a vCPU looping on a stale int3 with
+# interrupts off: tests/kvm_hold.c says what was seen).
+HOLD_PID=
+kvm_hold_start() {
+	local i
+	[ -c /dev/kvm ] && [ -x "$REPO/tests/build/kvm_hold" ] || return 0
+	"$REPO/tests/build/kvm_hold" >/tmp/kvm_hold.log 2>&1 &
+	HOLD_PID=$!
+	for i in $(seq 50); do
+		grep -q holding /tmp/kvm_hold.log && return 0
+		kill -0 "$HOLD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "run-tests: kvm_hold did not start: $(cat /tmp/kvm_hold.log)"
+	HOLD_PID=
+}
+kvm_hold_stop() {
+	[ -n "$HOLD_PID" ] || return 0
+	kill "$HOLD_PID" 2>/dev/null || true
+	wait "$HOLD_PID" 2>/dev/null || true
+	HOLD_PID=
+}
 
 # kvm_mode shadow|tdp: (re)load kvm_amd with npt=0|1 and check it took.
 kvm_mode() {
 	local want=N npt=0
 	[ "$1" = tdp ] && want=Y npt=1
 	if [ "$(cat "$NPT" 2>/dev/null)" != "$want" ]; then
+		kvm_hold_stop
 		rmmod kvm_amd 2>/dev/null || true
 		modprobe kvm_amd npt=$npt || return 1
 	fi
-	[ "$(cat "$NPT")" = "$want" ] && [ -c /dev/kvm ]
+	[ "$(cat "$NPT")" = "$want" ] && [ -c /dev/kvm ] || return 1
+	[ -n "$HOLD_PID" ] || kvm_hold_start
 }
 
 # mod_text: where the modules' code is, for reading a hung test host's stacks
@@ -157,6 +185,7 @@ for mode in "${modes[@]}"; do
 	first=0
 done
 kvm_mode shadow >/dev/null 2>&1 || true
+kvm_hold_stop
 
 if [ "$loaded" = 1 ]; then
 	if grep -E '^[^ ]+ [^ ]+ esxmm ' /proc/mounts; then
