@@ -80,11 +80,25 @@ def load_symbols(console):
     syms = Symbols()
     kver = subprocess.run(["bash", "-c", "ls /boot/System.map-*-amd64 | tail -n1"],
                           capture_output=True, text=True).stdout.strip()
-    with open(kver) as f:
-        for ln in f:
-            a, t, n = ln.split()[:3]
-            if t in "tTwW":
-                syms.add(int(a, 16), n)
+    release = os.path.basename(kver)[len("System.map-"):]
+    # Debian's /boot/System.map is a one-line placeholder; the real one is in
+    # linux-image-<release>-dbg (dpkg-deb -x it anywhere and set ESXMM_SYSTEM_MAP).
+    maps = [os.environ.get("ESXMM_SYSTEM_MAP", ""),
+            "/usr/lib/debug/boot/System.map-%s" % release, kver]
+    n = 0
+    for m in maps:
+        if not m or not os.path.exists(m):
+            continue
+        with open(m) as f:
+            for ln in f:
+                p = ln.split()
+                if len(p) >= 3 and p[1] in "tTwW":
+                    syms.add(int(p[0], 16), p[2])
+                    n += 1
+        if n:
+            break
+    if not n:
+        print("no kernel symbols: install linux-image-%s-dbg or set ESXMM_SYSTEM_MAP" % release)
     mods = {}
     try:
         with open(console, errors="replace") as f:
@@ -93,7 +107,6 @@ def load_symbols(console):
                     mods = dict(kv.split("=") for kv in ln.split("ESXMM-MODS:")[1].split())
     except OSError:
         pass
-    release = os.path.basename(kver)[len("System.map-"):]
     ko = {"esxmm": os.path.join(REPO, "esxmm/esxmm.ko"),
           "kvm": "/lib/modules/%s/kernel/arch/x86/kvm/kvm.ko" % release,
           "kvm_amd": "/lib/modules/%s/kernel/arch/x86/kvm/kvm-amd.ko" % release}
