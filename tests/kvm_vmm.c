@@ -57,7 +57,7 @@
  * pages=N passes=P".
  *
  * Usage: kvm_vmm --swap FILE SIZE_MIB PASSES [--seed N] [--check LIST]
- *                [--corrupt OFFSET] [--written PAGES] [--wait usr1]
+ *                [--corrupt OFFSET] [--written PAGES] [--wait usr1] [--vcpus N]
  *
  * A guest bigger than esxmm's pool (tests/t_swap_kvm.sh). PASSES times the
  * guest writes (gpa ^ seed(pass)) over all of FILE and then verifies all of
@@ -76,8 +76,10 @@
  * writing page PAGES left.
  * --wait usr1 stops after the file is mapped (esxmm admitted the guest)
  * until SIGUSR1, so that the test can change the pool or the swap file
- * before the guest writes anything. Prints "KVM_SWAP OK pages=N passes=P"
- * at the end.
+ * before the guest writes anything. --vcpus N (1..8, default 1) runs every
+ * write and verify on N vCPUs at once, each on its own slice of the pages
+ * and in its own thread, so faults of one guest race each other. Prints
+ * "KVM_SWAP OK pages=N passes=P" at the end.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -87,6 +89,7 @@
 #include <linux/falloc.h>
 #include <limits.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -241,7 +244,11 @@ struct vmm {
 	size_t ram_size;
 	unsigned long exits;	/* KVM_RUN returns to userspace */
 	double guest_ms;	/* wall time inside run_guest(), this step */
+	int nr_vcpus;		/* --swap --vcpus: vcpu_fds[0] is vcpu_fd */
+	int vcpu_fds[8];
+	struct kvm_run *runs[8];
 };
+#define MAX_VCPUS 8
 
 static const char *progname = "kvm_vmm";
 static const char *verdict = "KVM_VMM";	/* "KVM_SHARE" in --share mode */
@@ -420,6 +427,84 @@ static uint32_t run_guest(struct vmm *v, const unsigned char *entry,
 	}
 }
 
+/* One vCPU's share of run_guest_all(): a copy of the vmm with its vcpu. */
+struct vcpu_job {
+	struct vmm v;
+	const unsigned char *entry;
+	uint32_t gpa, dwords, seed;
+	uint16_t port;
+	unsigned long exits;
+	uint32_t result;
+	pthread_t thread;
+};
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu_job *j = arg;
+
+	j->result = run_guest(&j->v, j->entry, j->gpa, j->dwords, j->seed,
+			      j->port, &j->exits);
+	return NULL;
+}
+
+/*
+ * run_guest() on all of @v's vCPUs at once, each over its own slice of
+ * whole pages (the last one takes the rest), each in a thread with every
+ * signal blocked (so KVM_RUN is not interrupted; the timeout is the join's).
+ * Return: the sum of what the routines reported.
+ */
+static uint32_t run_guest_all(struct vmm *v, const unsigned char *entry,
+			      uint32_t gpa, uint32_t dwords, uint32_t seed,
+			      uint16_t done_port, unsigned long *exits)
+{
+	struct vcpu_job jobs[MAX_VCPUS];
+	uint32_t pages = dwords / DWORDS_PER_PAGE, per, first = 0, sum = 0;
+	sigset_t all, old;
+	struct timespec deadline;
+	double t0;
+	int i, n = v->nr_vcpus, err;
+
+	if (n <= 1)
+		return run_guest(v, entry, gpa, dwords, seed, done_port, exits);
+	per = pages / n;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	t0 = now_ms();
+	for (i = 0; i < n; i++) {
+		struct vcpu_job *j = &jobs[i];
+
+		j->v = *v;
+		j->v.vcpu_fd = v->vcpu_fds[i];
+		j->v.run = v->runs[i];
+		j->entry = entry;
+		j->gpa = gpa + first * DWORDS_PER_PAGE * 4;
+		j->dwords = i == n - 1 ? dwords - first * DWORDS_PER_PAGE :
+					 per * DWORDS_PER_PAGE;
+		j->seed = seed;
+		j->port = done_port;
+		first += per;
+		err = pthread_create(&j->thread, NULL, vcpu_thread, j);
+		if (err)
+			die("pthread_create: %s", strerror(err));
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += GUEST_TIMEOUT_SEC;
+	*exits = 0;
+	for (i = 0; i < n; i++) {
+		err = pthread_timedjoin_np(jobs[i].thread, NULL, &deadline);
+		if (err == ETIMEDOUT)
+			die("vCPU %d did not reach HLT within %d s", i, GUEST_TIMEOUT_SEC);
+		if (err)
+			die("pthread_join: %s", strerror(err));
+		sum += jobs[i].result;
+		*exits += jobs[i].exits;
+	}
+	v->exits += *exits;
+	v->guest_ms += now_ms() - t0;
+	return sum;
+}
+
 static void setup_file(struct vmm *v, const char *path, size_t size)
 {
 	v->file_fd = open(path, O_RDWR | O_CREAT, 0600);
@@ -466,9 +551,10 @@ static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type)
 	s->g = 1;
 }
 
+static void add_vcpu(struct vmm *v, int id);
+
 static void setup_vm(struct vmm *v)
 {
-	struct kvm_sregs sregs;
 	size_t code_len = guest_code_end - guest_code_start;
 	int ret, mmap_size;
 
@@ -501,17 +587,28 @@ static void setup_vm(struct vmm *v)
 	set_region(v, CODE_SLOT, CODE_GPA, CODE_SIZE, v->code);
 	set_region(v, RAM_SLOT, RAM_GPA, v->ram_size, v->ram);
 
-	v->vcpu_fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, 0);
-	if (v->vcpu_fd < 0)
-		die_errno("KVM_CREATE_VCPU");
 	mmap_size = ioctl(v->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (mmap_size < (int)sizeof(struct kvm_run))
 		die("KVM_GET_VCPU_MMAP_SIZE returned %d", mmap_size);
 	v->run_size = mmap_size;
+	add_vcpu(v, 0);
+	v->nr_vcpus = 1;
+}
+
+/* vCPU @id: 32-bit protected mode, flat segments, no paging. */
+static void add_vcpu(struct vmm *v, int id)
+{
+	struct kvm_sregs sregs;
+
+	v->vcpu_fd = ioctl(v->vm_fd, KVM_CREATE_VCPU, id);
+	if (v->vcpu_fd < 0)
+		die_errno("KVM_CREATE_VCPU");
 	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      v->vcpu_fd, 0);
 	if (v->run == MAP_FAILED)
 		die_errno("mmap of kvm_run");
+	v->vcpu_fds[id] = v->vcpu_fd;
+	v->runs[id] = v->run;
 
 	if (ioctl(v->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		die_errno("KVM_GET_SREGS");
@@ -530,6 +627,8 @@ static void setup_vm(struct vmm *v)
 	sregs.efer = 0;
 	if (ioctl(v->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
 		die_errno("KVM_SET_SREGS");
+	v->vcpu_fd = v->vcpu_fds[0];
+	v->run = v->runs[0];
 }
 
 /*
@@ -1375,7 +1474,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 static void swap_usage(void)
 {
 	fprintf(stderr,
-		"usage: %s --swap FILE SIZE_MIB PASSES [--seed N] [--check guest,pread,mmap] [--corrupt OFFSET] [--written PAGES] [--wait usr1]\n",
+		"usage: %s --swap FILE SIZE_MIB PASSES [--seed N] [--check guest,pread,mmap] [--corrupt OFFSET] [--written PAGES] [--wait usr1] [--vcpus N]\n",
 		progname);
 	exit(2);
 }
@@ -1386,7 +1485,7 @@ static int swap_main(int argc, char **argv)
 	struct sigaction sb = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
 	const char *check = "guest,pread,mmap", *c;
 	unsigned long size_mib, passes, pass, seed_pass = 0, exits;
-	unsigned long written = 0;
+	unsigned long written = 0, nr_vcpus = 1;
 	long out0, in0, out1, in1, corrupt = -1;
 	bool wait_sig = false;
 	sigset_t usr1, old;
@@ -1421,13 +1520,16 @@ static int swap_main(int argc, char **argv)
 			written = strtoul(argv[++i], &end, 0);
 		else if (!strcmp(argv[i], "--wait"))
 			wait_sig = !strcmp(argv[++i], "usr1");
+		else if (!strcmp(argv[i], "--vcpus"))
+			nr_vcpus = strtoul(argv[++i], &end, 0);
 		else
 			swap_usage();
 		if (*end)
 			swap_usage();
 	}
 	if (corrupt >= (long)(size_mib << 20) || written > size_mib << 8 ||
-	    (written && passes))
+	    (written && passes) || !nr_vcpus || nr_vcpus > MAX_VCPUS ||
+	    nr_vcpus > size_mib << 8)
 		swap_usage();
 	if (!written)
 		written = size_mib << 8;
@@ -1441,12 +1543,15 @@ static int swap_main(int argc, char **argv)
 	t_all = now_ms();
 	setup_file(&v, argv[2], size_mib << 20);
 	setup_vm(&v);
+	for (i = 1; i < (int)nr_vcpus; i++)
+		add_vcpu(&v, i);
+	v.nr_vcpus = nr_vcpus;
 	swap_ram = v.ram;
 	swap_ram_size = v.ram_size;
 	dwords = v.ram_size / 4;
-	printf("kvm_swap: file=%s size=%lu MiB pages=%lu passes=%lu check=%s pid=%d\n",
+	printf("kvm_swap: file=%s size=%lu MiB pages=%lu passes=%lu check=%s vcpus=%lu pid=%d\n",
 	       argv[2], size_mib, v.ram_size / PAGE_SZ, passes, check,
-	       (int)getpid());
+	       nr_vcpus, (int)getpid());
 	if (wait_sig) {
 		/* Mapped (admitted) and ready: go on at SIGUSR1. */
 		sigemptyset(&usr1);
@@ -1466,10 +1571,10 @@ static int swap_main(int argc, char **argv)
 		out0 = swap_counter("pages_swapped_out");
 		in0 = swap_counter("pages_swapped_in");
 		t0 = now_ms();
-		run_guest(&v, guest_write, RAM_GPA, dwords, seed,
+		run_guest_all(&v, guest_write, RAM_GPA, dwords, seed,
 			  PORT_WRITE_DONE, &exits);
 		tw = now_ms();
-		mism = run_guest(&v, guest_verify, RAM_GPA, dwords, seed,
+		mism = run_guest_all(&v, guest_verify, RAM_GPA, dwords, seed,
 				 PORT_VERIFY, &exits);
 		tv = now_ms();
 		out1 = swap_counter("pages_swapped_out");
@@ -1506,7 +1611,7 @@ static int swap_main(int argc, char **argv)
 		out0 = swap_counter("pages_swapped_out");
 		in0 = swap_counter("pages_swapped_in");
 		if (len == 5 && !strncmp(c, "guest", 5)) {
-			mism = run_guest(&v, guest_verify, RAM_GPA,
+			mism = run_guest_all(&v, guest_verify, RAM_GPA,
 					 written * DWORDS_PER_PAGE, seed,
 					 PORT_VERIFY, &exits);
 			if (mism)

@@ -2,7 +2,8 @@
 # esxmm-timeout: 600
 # (Runs once, under the shadow MMU: swap under TDP is covered by t_swap_kvm.)
 # t_stress: everything at once, bounded in time. Three KVM guests (kvm_vmm --swap, 16 MiB
-# each, every pass rewrites all of its memory with a new seed and verifies it) and one real
+# and 2 vCPUs each, every pass rewrites all of its memory with a new seed and verifies it,
+# each vCPU its own half) and one real
 # Linux guest with 2 vCPUs (QEMU, memcheck) share a pool smaller than their sum, with swap on,
 # the scanner at full rate, sampling every 200 ms, and a chaos loop that shrinks and grows the
 # pool, moves the guests between share groups and kill -9s one guest VMM now and then (it is
@@ -48,7 +49,7 @@ guest_loop() {
 		gen=$((gen + 1))
 		f=$MNT/g$n.$gen
 		set +e
-		stdbuf -oL "$ESXMM_TESTBIN/kvm_vmm" --swap "$f" 16 3 \
+		stdbuf -oL "$ESXMM_TESTBIN/kvm_vmm" --swap "$f" 16 3 --vcpus 2 \
 			>"$work/g$n.log" 2>&1 &
 		echo $! >"$work/g$n.pid"
 		wait $!
