@@ -16,7 +16,9 @@
 # can afford); other options are passed to scripts/testhost.sh (e.g. --mmu shadow, --timeout
 # SECS); ESXMM_TESTS and ESXMM_TEST_ENV work as there. ESXMM_KMEMLEAK=esxmm fails only on leaks that name esxmm (default: all).
 # ESXMM_TIMEOUT_SCALE (default 6) multiplies each test's own timeout.
-# Last line: "N passed, N failed".
+# --ci is what make test runs: t_failinject alone (FI_PROBS=2+20, FI_MIB=4), shadow MMU,
+# no KUnit module (scripts/kunit.sh runs the suites under KASAN in UML), then kmemleak.
+# Last line: "test-debug: N passed, N failed".
 # shellcheck disable=SC2317 # the build_* functions are called through step
 set -uo pipefail
 ESXMM_LOG_TAG=test-debug
@@ -25,12 +27,24 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 cd "$ESXMM_REPO" || exit 1
 
 SHORT_TESTS=(t_fs.sh t_sysfs.sh t_mount.sh t_lifecycle.sh t_kvm_vmm.sh t_swap_host.sh
-	t_balloon_host.sh t_fuzz_sysfs.sh)
-if [ "${1:-}" = --short ]; then
+	t_balloon_host.sh t_fuzz_sysfs.sh t_failinject.sh)
+CI_TESTS=(t_failinject.sh)
+kunit=1
+case ${1:-} in
+--short)
 	shift
 	ESXMM_TESTS=${ESXMM_TESTS:-${SHORT_TESTS[*]}}
-	export ESXMM_TESTS
-fi
+	export ESXMM_TESTS ;;
+--ci)
+	# What make test runs: fault injection (only this kernel has it) under KASAN and
+	# lockdep, then kmemleak; the KUnit suites already run under KASAN in UML.
+	shift
+	ESXMM_TESTS=${ESXMM_TESTS:-${CI_TESTS[*]}}
+	ESXMM_TEST_ENV="FI_PROBS=2+20 FI_MIB=4 ${ESXMM_TEST_ENV:-}"
+	export ESXMM_TESTS ESXMM_TEST_ENV
+	kunit=0
+	set -- --mmu shadow "$@" ;;
+esac
 
 passed=0 failed=0
 step() { # step NAME CMD...: a build step, counted as one test
@@ -46,7 +60,7 @@ step() { # step NAME CMD...: a build step, counted as one test
 	fi
 }
 finish() {
-	echo "$passed passed, $failed failed"
+	echo "test-debug: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	exit
 }
@@ -89,7 +103,7 @@ build_kernel() { "$ESXMM_REPO/scripts/debug-kernel.sh" >/dev/null; }
 step debug-kernel build_kernel || finish
 step debug-esxmm.ko build_module || finish
 kunit_env=
-if step debug-kunit.ko build_kunit; then
+if [ "$kunit" = 1 ] && step debug-kunit.ko build_kunit; then
 	kunit_env=ESXMM_KUNIT_KO=$kunitsrc/esxmm_kunit.ko
 fi
 test_env="ESXMM_KMEMLEAK=${ESXMM_KMEMLEAK:-all} ESXMM_TIMEOUT_SCALE=${ESXMM_TIMEOUT_SCALE:-6}"
@@ -101,7 +115,7 @@ t0=$SECONDS
 ESXMM_KO=$modsrc/esxmm/esxmm.ko ESXMM_TESTHOST_KERNEL=debug ESXMM_TEST_ENV=$test_env \
 	"$ESXMM_REPO/scripts/testhost.sh" "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
-esxmm_log "debug test host: $((SECONDS - t0))s wall; console: $ESXMM_CACHE/testhost/console.log"
+esxmm_log "debug test host: $((SECONDS - t0))s wall; console: $ESXMM_CACHE/testhost-debug/console.log"
 line=$(grep -E '^testhost: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 if [ -z "$line" ]; then
 	echo "test-debug: no result line from testhost.sh (exit $rc): counted as one failure"

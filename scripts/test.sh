@@ -7,6 +7,8 @@
 #   kunit     KUnit suites in UML, KASAN + lockdep    (scripts/kunit.sh)
 #   balloon-guest  esxmm_balloon.ko in a TCG guest, ~2 min (tests/guest-balloon/run.sh)
 #   testhost  integration tests on a real KVM host   (scripts/testhost.sh)
+#   test-debug  fault injection on the debug kernel (KASAN, lockdep), then kmemleak
+#             (scripts/test-debug.sh --ci; the kernel build is cached: 11 min cold)
 # Each suite ends with "<suite>: N passed, N failed"; this script adds them
 # up and ends with the line "N passed, N failed". Exit status 0 only if
 # nothing failed.
@@ -57,6 +59,7 @@ suite balloond tests/balloond/run.sh
 suite kunit scripts/kunit.sh
 suite balloon-guest tests/guest-balloon/run.sh
 suite testhost scripts/testhost.sh
+suite test-debug scripts/test-debug.sh --ci
 
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

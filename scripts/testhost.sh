@@ -82,6 +82,7 @@ if [ "$kernel" = debug ]; then
 	case $ko in *[[:space:]]*) esxmm_die "ESXMM_KO must not contain white space" ;; esac
 fi
 OUT=$ESXMM_CACHE/testhost
+[ "$kernel" = debug ] && OUT=$ESXMM_CACHE/testhost-debug	# keeps the Debian host's console
 mkdir -p "$OUT"
 LOG=$OUT/console.log
 QPID="" TAILPID=""

@@ -13,8 +13,8 @@
 # marked make-it-fail (task-filter; GFP_KERNEL and order-0 allocations included), which are
 # esxmm's three threads (esxmm_share: merges and COW copies; esxmm_swapd: swap writes into
 # tmpfs, freezes; esxmm_sample), the two VMMs once their files are mapped (faults, COW breaks,
-# swap-ins, KVM's own allocations), and a shell doing mkdir, create, ftruncate, pwrite,
-# fallocate, rm, sysfs writes and mounts. guest a rewrites the same pattern and verifies it,
+# swap-ins, KVM's own allocations), and tests/fi_ops.c doing mkdir, create, ftruncate,
+# pwrite, pread, fallocate, unlink, mmap writes, sysfs writes and mounts. guest a rewrites the same pattern and verifies it,
 # guest b verifies; either may die of an allocation failure (KVM_RUN ENOMEM, SIGBUS with
 # "no memory" or "cannot break a share" in the log): that is a clean failure. Then failures
 # are disarmed and both files must hold every byte of the pattern, through a guest's verify,
@@ -23,7 +23,7 @@
 # (failslab's and fail_page_alloc's `times` count down) and at least one must have reached
 # esxmm (one of its failure log lines). kmemleak and the console's splat scan (make
 # test-debug) judge the rest.
-#   FI_PROBS (default "1 5 25"), FI_MIB (default 8), FI_SEED (the shell's op sequence).
+#   FI_PROBS (default "1 5 25", or "+"-separated), FI_MIB (default 8), FI_SEED (fi_ops' op sequences).
 source "$REPO/tests/lib.sh"
 testmode_tmpfs && skip "esxmm only"
 [ -c /dev/kvm ] || skip "no /dev/kvm"
@@ -34,18 +34,25 @@ if [ ! -d $FS ] || [ ! -d $FP ]; then
 	skip "no failslab/fail_page_alloc in this kernel (the debug test host has them: make test-debug)"
 fi
 S=$ESXMM_SYSFS
-VMM=$ESXMM_TESTBIN/kvm_vmm
-[ -x "$VMM" ] || fail "$VMM not built"
 PROBS=${FI_PROBS:-1 5 25}
+PROBS=${PROBS//+/ }
 MIB=${FI_MIB:-8}
 PAGES=$((MIB * 256))
 seed=${FI_SEED:-$(( $(date +%s) % 100000 ))}
-RANDOM=$seed
 log "failinject: probabilities '$PROBS' %, guests ${MIB} MiB x 2, pool $((PAGES * 3 / 2)) pages," \
-	"shell seed $seed (FI_SEED=$seed to replay)"
+	"fi_ops seed $seed (FI_SEED=$seed to replay)"
 
+# Everything the marked tasks touch lives on a tmpfs of its own: their binaries (static, so
+# exec needs no library), their logs and the swap file. A failure injected into the 9p client
+# that serves the test host's root (a marked task faulting in a page of a binary read over
+# 9p) broke every later exec in the whole test host in an early version of this test.
 work=$(mktemp -d /tmp/t_failinject.XXXXXX)
 at_exit "rm -rf '$work'"
+mount -t tmpfs -o size=$((MIB * 16 + 64))m none "$work" || fail "tmpfs on $work"
+at_exit "umount '$work'"
+cp "$ESXMM_TESTBIN/static/kvm_vmm" "$ESXMM_TESTBIN/static/fi_ops" "$work/" ||
+	fail "no static kvm_vmm/fi_ops in $ESXMM_TESTBIN/static (make tests)"
+VMM=$work/kvm_vmm
 saved=""
 for f in pool_pages share/run share/pages_to_scan share/sleep_millisecs sample/period_millisecs; do
 	saved+="echo $(cat $S/$f) >$S/$f; "
@@ -80,6 +87,7 @@ chmod 0600 "$work/swap"
 echo "$work/swap" >$S/swap/file || fail "swap on"
 mount_esxmm
 at_exit "rm -rf '$MNT'/*"
+at_exit "pkill -9 -f '^$work/kvm_vmm' 2>/dev/null; sleep 0.5"
 POOL=$((PAGES * 3 / 2))
 echo $POOL >$S/pool_pages
 echo 2000 >$S/share/pages_to_scan
@@ -119,29 +127,22 @@ done
 log "written: allocated $(cat $S/allocated_pages), slots_used $(cat $S/swap/slots_used)," \
 	"shared $(cat $S/share/pages_sharing), swapped out $(cat $S/swap/pages_swapped_out)"
 
-# shell_ops N: N random filesystem and sysfs operations (run marked make-it-fail); every
-# one may fail, none may hang or crash. Builtins where possible (a fork can fail too).
-shell_ops() {
-	local n=$1 i f d
-	for ((i = 0; i < n; i++)); do
-		f=$MNT/s$((RANDOM % 4)) d=$MNT/d$((RANDOM % 2))
-		case $((RANDOM % 10)) in
-		0) mkdir "$d" 2>/dev/null ;;
-		1) rmdir "$d" 2>/dev/null ;;
-		2) : >"$f" 2>/dev/null ;;
-		3) truncate -s $(((RANDOM % 64 + 1) * 4096)) "$f" 2>/dev/null ;;
-		4) echo "data $i" 1<>"$f" 2>/dev/null ;;
-		5) fallocate -p -o 0 -l 8192 "$f" 2>/dev/null ;;
-		6) rm -f "$f" 2>/dev/null ;;
-		7) echo $((POOL + RANDOM % 64)) >$S/pool_pages 2>/dev/null ;;
-		8) for x in "$S"/vms/*/shares; do echo $((RANDOM % 2000 + 1)) >"$x"; done 2>/dev/null ;;
-		9) mkdir -p "$work/m" && mount -t esxmm none "$work/m" 2>/dev/null &&
-			{ : >"$work/m/x"; rm -f "$work/m/x"; umount "$work/m"; } 2>/dev/null ;;
-		esac
+# The tasks marked make-it-fail, as "pid comm" lines (none but ours may be).
+marked() {
+	local f p
+	for f in /proc/[0-9]*/make-it-fail; do
+		[ "$(cat "$f" 2>/dev/null)" = 1 ] || continue
+		p=${f#/proc/}
+		p=${p%%/*}
+		echo "$p $(cat "/proc/$p/comm" 2>/dev/null)"
 	done
-	return 0
 }
+mkdir "$MNT/ops"
 
+# outcome LOG RC: how a marked VMM ended
+outcome() {
+	if [ "$2" = 0 ]; then tail -n 1 "$1"; else echo "rc $2, $(grep -m1 -o 'FAIL: .*' "$1" || tail -n 1 "$1")"; fi
+}
 any_esxmm=0
 for p in $PROBS; do
 	klog_mark "p=$p"
@@ -152,7 +153,8 @@ for p in $PROBS; do
 	apid=$VPID
 	vmm_failing "$work/b.$p.log" "$MNT/b" $MIB 0 --seed 1 --check guest,mmap
 	bpid=$VPID
-	( echo 1 >/proc/self/make-it-fail; shell_ops 200 ) || true
+	"$work/fi_ops" "$MNT/ops" $POOL 300 $((seed + p)) >"$work/ops.$p.log" 2>&1 ||
+		fail "p=$p: fi_ops: $(cat "$work/ops.$p.log")"
 	rca=0 rcb=0
 	t0=$SECONDS
 	while kill -0 $apid 2>/dev/null || kill -0 $bpid 2>/dev/null; do
@@ -163,13 +165,16 @@ for p in $PROBS; do
 	wait $bpid || rcb=$?
 	arm 0
 	mark_kthreads 0
+	left=$(marked)
+	[ -z "$left" ] || fail "p=$p: tasks still marked make-it-fail: $left"
 	inj=$(( $(injected) - inj0 ))
 	echo $POOL >$S/pool_pages
 	# What reached esxmm, from its own log lines.
 	hits=$(klog_since "p=$p" | grep -cE 'esxmm: .*(no memory \(-12\)|cannot break a share \(-12\)|failed \(-12\)|refused)' || true)
 	[ "$hits" -gt 0 ] && any_esxmm=1
-	log "p=$p%: $inj failures injected, $hits esxmm log lines; guest a $(tail -n 1 "$work/a.$p.log")" \
-		"(rc $rca), guest b $(tail -n 1 "$work/b.$p.log") (rc $rcb)"
+	log "p=$p%: $inj failures injected, $hits esxmm log lines; guest a: $(outcome "$work/a.$p.log" $rca);" \
+		"guest b: $(outcome "$work/b.$p.log" $rcb)"
+	log "p=$p%: $(cat "$work/ops.$p.log")"
 	# Disarmed: both guests hold every byte.
 	for g in a b; do
 		vmm "$work/$g.$p.check.log" "$MNT/$g" $MIB 0 --seed 1 --check guest,pread,mmap ||
