@@ -24,7 +24,11 @@
 #             1000 accesses at 10..90 % of the pages, and the ratios random/LRU.
 # Not a pass/fail test (ESXMM-TEST: bench FAIL only when a run gives no result, or when
 # share_bench finds the image changed by merging or unsharing, or swap_bench a wrong page).
-# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PASSES (40), BENCH_PARTS ("firsttouch share sample swap";
+#   balloon (on the machine, after the test host): tests/guest-balloon/run.sh --bench
+#             (inflate/deflate MiB/s, esxmm_balloon against virtio_balloon, in a TCG guest)
+#             and --paper (a workload's throughput ballooned from 512 to 256 MiB against
+#             booted with 256 MiB: the experiment of ESX's paper, section 3.2).
+# Env: BENCH_MB (64), BENCH_RUNS (3), BENCH_PASSES (40), BENCH_PARTS ("firsttouch share sample swap balloon";
 #      also "+"-separated, e.g. share or firsttouch+share), SHARE_MB (64),
 #      SHARE_SCAN (pages_to_scan, 1000), SHARE_SLEEP (sleep_millisecs, 20), SHARE_TIMEOUT
 #      (s, 300), SHARE_QUIET (s without growth that ends a run, 10), ESXMM_TESTMODE=tmpfs
@@ -49,6 +53,15 @@ if [ "${ESXMM_INSIDE:-}" != 1 ]; then
 		echo "==== bench results (from $clean) ===="
 		grep -E '^bench: (ratio|[a-z0-9]+ +ms:|run [0-9]|sharing|sampling|goal:| {20,}esxmm|pages saved|  \(|scanner CPU|metadata|swap|sim)' \
 			"$clean" || true
+	fi
+	# The balloon driver's figures come from a TCG guest on this machine, not the test host.
+	parts=" ${BENCH_PARTS:-firsttouch share sample swap balloon} "
+	parts=${parts//[+:]/ }
+	if [[ $parts = *" balloon "* ]]; then
+		echo "==== balloon: inflate/deflate rates, then the paper's ballooned-vs-booted-small run ===="
+		repo=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
+		"$repo/tests/guest-balloon/run.sh" --bench || rc=1
+		"$repo/tests/guest-balloon/run.sh" --paper || rc=1
 	fi
 	exit "$rc"
 fi
@@ -356,6 +369,7 @@ for p in $PARTS; do
 	share) share || fail=1 ;;
 	sample) sampling || fail=1 ;;
 	swap) swap || fail=1 ;;
+	balloon) ;;	# on the machine, after the test host
 	*) echo "bench: unknown part $p" >&2; fail=1 ;;
 	esac
 done

@@ -9,9 +9,12 @@
 #     esxmm_balloon.ko + hog -> initramfs          shell on ttyS1 for balloon_test.py
 #   balloon_test.py: QEMU, QMP (balloon, query-balloon, guest-stats) + guest commands
 #
-# Usage: tests/guest-balloon/run.sh [--bench]
+# Usage: tests/guest-balloon/run.sh [--bench|--paper]
 #   --bench  inflate/deflate MiB/s of esxmm_balloon against the in-tree virtio_balloon
 #            (its initramfs also holds virtio_balloon.ko, which the test's never does)
+#   --paper  ESX's experiment: tests/guest-balloon/work.c's throughput in a guest booted
+#            with 512 MiB and ballooned to 256, against one booted with 256 (and 512
+#            unballooned); under -icount, so guest time counts instructions (~15 min)
 # Env: ESXMM_CACHE (default /var/cache/esxmm): work files in $ESXMM_CACHE/guest-balloon.
 # Last line: "balloon-guest: N passed, N failed"; exit status non-zero on a failure.
 set -euo pipefail
@@ -22,8 +25,9 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../scripts/lib.sh"
 mode='test'
 case ${1:-} in
 --bench) mode=bench ;;
+--paper) mode=paper ;;
 "") ;;
-*) esxmm_die "usage: $0 [--bench]" ;;
+*) esxmm_die "usage: $0 [--bench|--paper]" ;;
 esac
 
 esxmm_need_pkgs qemu-system-x86 busybox-static kmod cpio gcc make libc6-dev python3 \
@@ -38,6 +42,7 @@ ko=$ESXMM_REPO/guest-driver/esxmm_balloon.ko
 vm=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
 [ "$vm" = "$KVER" ] || esxmm_die "esxmm_balloon.ko is built for '$vm', the guest runs $KVER"
 gcc -static -O2 -Wall -o "$out/hog" "$ESXMM_REPO/tests/guest-balloon/hog.c"
+gcc -static -O2 -Wall -o "$out/work" "$ESXMM_REPO/tests/guest-balloon/work.c"
 
 # The documented modprobe.d lines keep the in-tree driver out, by alias and by name.
 conf=$out/modprobe.d
@@ -62,6 +67,7 @@ rm -rf "$stage"
 mkdir -p "$stage"/{bin,proc,sys,dev,lib/modules}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$out/hog" "$stage/bin/hog"
+cp "$out/work" "$stage/bin/work"
 cp "$ko" "$stage/lib/modules/esxmm_balloon.ko"
 MODS=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci)
 extra=()
@@ -104,6 +110,7 @@ esxmm_log "built in $((SECONDS - t0)) s; booting /boot/vmlinuz-$KVER under TCG"
 # ---- run ----------------------------------------------------------------------------------
 args=(--kernel "/boot/vmlinuz-$KVER" --initrd "$out/initramfs.cpio.gz" --dir "$out")
 [ "$mode" = bench ] && args+=(--bench)
+[ "$mode" = paper ] && args+=(--paper)
 export BALLOON_MODPROBE_OK=$mp_ok
 BALLOON_MODPROBE_DETAIL="by name: $(tr '\n' ' ' <<<"$mp_name"); by alias: $(tr '\n' ' ' <<<"$mp_alias")"
 export BALLOON_MODPROBE_DETAIL
