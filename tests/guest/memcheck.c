@@ -12,6 +12,8 @@
  *     mc_mb=64        buffer size in MiB
  *     mc_mode=check   check: write, verify, power off
  *                     hold: write, then re-verify in a loop for mc_hold seconds (demo)
+ *                     idle: write, verify, touch nothing for mc_hold seconds, verify
+ *                     again (an idle guest whose memory must survive what the host does)
  *                     passes: write, then re-verify mc_passes times and print
  *                     "MEMCHECK passes=N ms=T" (the time of those passes)
  *     mc_hold=30
@@ -156,6 +158,12 @@ int main(int argc, char **argv)
 			if (++pass % 4 == 0)
 				printf("MEMCHECK hold pass=%ld\n", pass);
 		}
+	}
+	if (!strcmp(mode, "idle")) {
+		printf("MEMCHECK idle for %ld s\n", hold);
+		sleep(hold);
+		if (verify(buf, pages))
+			finish(1);
 	}
 	printf("MEMCHECK OK pages=%zu ms=%.0f\n", pages, t1 - t0);
 	finish(0);
