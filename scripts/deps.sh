@@ -9,5 +9,5 @@ ESXMM_LOG_TAG=deps
 
 esxmm_need_pkgs gcc make libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod xz-utils \
 	rsync python3 sparse perl git linux-source-6.1 \
-	libvirt-dev libxml2-dev pkg-config libvirt-daemon
+	libvirt-dev libxml2-dev pkg-config libvirt-daemon libvirt-clients
 esxmm_need_testhost_pkgs

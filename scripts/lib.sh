@@ -53,10 +53,14 @@ esxmm_need_pkgs() {
 # Packages every test-host run needs on the machine. linux-image/headers are the metapackages;
 # the kernel actually used is whatever esxmm_kver picks. The swap tests and benchmark put
 # ext4 (e2fsprogs: mkfs.ext4, filefrag) on device-mapper (dmsetup) on a loop device
-# (util-linux: losetup, blockdev; mkswap/swapon for Linux's own swap).
+# (util-linux: losetup, blockdev; mkswap/swapon for Linux's own swap). t_libvirt runs
+# libvirtd (libvirt-daemon, its QEMU driver), virsh (libvirt-clients) and the agent
+# tools/esxmm-balloond, built before the boot (libvirt-dev, libxml2-dev, pkg-config).
 esxmm_need_testhost_pkgs() {
 	esxmm_need_pkgs qemu-system-x86 busybox-static kmod cpio gzip gcc make libc6-dev \
-		coreutils linux-image-amd64 linux-headers-amd64 e2fsprogs dmsetup util-linux
+		coreutils linux-image-amd64 linux-headers-amd64 e2fsprogs dmsetup util-linux \
+		libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev \
+		libxml2-dev pkg-config
 }
 
 # esxmm_wait_for TIMEOUT_SECS INTERVAL_SECS CMD...: run CMD until it succeeds.

@@ -4,6 +4,7 @@
 #   machine (this script)                     test host (QEMU TCG, -cpu EPYC,+svm)
 #   ---------------------                     ------------------------------------
 #   make -C tests  -> tests/build/            /init (busybox, from the initramfs):
+#   make -C tools  -> tools/esxmm-balloond
 #   guest-initramfs.sh -> $ESXMM_CACHE/guest    insmod irqbypass ccp kvm kvm-amd npt=0,
 #   initramfs (busybox + .ko) --------------->   virtio/9p chain, overlay
 #   qemu-system-x86_64 -kernel vmlinuz          mount 9p "host" (machine's / read-only)
@@ -101,6 +102,7 @@ trap 'exit 130' INT TERM
 # ---- build what the test host runs (it sees the machine's / read-only) -------------------
 t0=$SECONDS
 make -s -C "$REPO/tests" >&2
+make -s -C "$REPO/tools" >&2 # esxmm-balloond, for t_libvirt
 "$REPO/scripts/guest-initramfs.sh" >/dev/null
 if [ -f "$ko" ]; then
 	vm=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1 || true)

@@ -67,6 +67,8 @@ vm_dir_for() {
 # Nested QEMU guest on the test host's KVM. run_guest LOG MEM_MB APPEND MEMORY_OBJECT_ARGS...
 guest_kernel() { echo "/boot/vmlinuz-$KVER"; }
 guest_initrd() { echo "$ESXMM_CACHE/guest/memcheck.cpio.gz"; }
+# the same memcheck behind busybox, the virtio chain and esxmm_balloon.ko
+guest_balloon_initrd() { echo "$ESXMM_CACHE/guest/balloon.cpio.gz"; }
 run_guest() {
 	local log=$1 mem=$2 append=$3
 	shift 3

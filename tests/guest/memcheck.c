@@ -12,9 +12,13 @@
  *     mc_mb=64        buffer size in MiB
  *     mc_mode=check   check: write, verify, power off
  *                     hold: write, then re-verify in a loop for mc_hold seconds (demo)
+ *                     idle: write, verify, touch nothing for mc_hold seconds, verify
+ *                     again (an idle guest whose memory must survive what the host does)
  *                     passes: write, then re-verify mc_passes times and print
  *                     "MEMCHECK passes=N ms=T" (the time of those passes)
  *     mc_hold=30
+ *     mc_stop=/dev/ttyS1  hold and idle end early once a line ("stop") can be read from
+ *                     this file (a serial port the host writes to); "MEMCHECK stop"
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +79,19 @@ static const char *param(int argc, char **argv, const char *name, const char *de
 	return v && *v ? v : def;
 }
 
+/* A line on the mc_stop file (opened non-blocking, canonical tty): the host says stop. */
+static int stop_fd = -1;
+
+static int stop_asked(void)
+{
+	char c[64];
+
+	if (stop_fd < 0 || read(stop_fd, c, sizeof(c)) <= 0)
+		return 0;
+	printf("MEMCHECK stop\n");
+	return 1;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -105,6 +122,7 @@ int main(int argc, char **argv)
 	size_t mb, pages, p;
 	double t0, t1, hold_end;
 	long hold, pass = 0;
+	const char *stop;
 
 	is_init = getpid() == 1;
 	if (is_init)
@@ -114,6 +132,12 @@ int main(int argc, char **argv)
 	mb = strtoul(param(argc, argv, "mc_mb", "64"), NULL, 0);
 	mode = param(argc, argv, "mc_mode", "check");
 	hold = strtol(param(argc, argv, "mc_hold", "30"), NULL, 0);
+	stop = param(argc, argv, "mc_stop", NULL);
+	if (stop) {
+		stop_fd = open(stop, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+		if (stop_fd < 0)
+			printf("MEMCHECK cannot open mc_stop=%s: %s\n", stop, strerror(errno));
+	}
 	if (!mb || mb > (1u << 20)) {
 		printf("MEMCHECK FAIL bad mc_mb\n");
 		finish(2);
@@ -150,12 +174,20 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "hold")) {
 		hold_end = now_ms() + hold * 1e3;
-		while (now_ms() < hold_end) {
+		while (now_ms() < hold_end && !stop_asked()) {
 			if (verify(buf, pages))
 				finish(1);
 			if (++pass % 4 == 0)
 				printf("MEMCHECK hold pass=%ld\n", pass);
 		}
+	}
+	if (!strcmp(mode, "idle")) {
+		printf("MEMCHECK idle for %ld s\n", hold);
+		hold_end = now_ms() + hold * 1e3;
+		while (now_ms() < hold_end && !stop_asked())
+			sleep(1);
+		if (verify(buf, pages))
+			finish(1);
 	}
 	printf("MEMCHECK OK pages=%zu ms=%.0f\n", pages, t1 - t0);
 	finish(0);
