@@ -70,66 +70,11 @@ mount_esxmm
 work=$(mktemp -d /tmp/t_libvirt.XXXXXX)
 at_exit "rm -rf '$work'"
 
-# ---- libvirtd, private -------------------------------------------------------------------
-mkdir -p "$work"/{etc,run,lib,cache,log}
-cat >"$work/etc/qemu.conf" <<EOF
-memory_backing_dir = "$MNT"
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-stdio_handler = "file"
-EOF
-cat >"$work/etc/libvirtd.conf" <<EOF
-unix_sock_rw_perms = "0700"
-auth_unix_rw = "none"
-log_outputs = "3:stderr"
-EOF
-cp /etc/passwd "$work/passwd"
-cp /etc/group "$work/group"
-getent passwd libvirt-qemu >/dev/null ||
-	echo 'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin' >>"$work/passwd"
-getent group libvirt-qemu >/dev/null || echo 'libvirt-qemu:x:64055:' >>"$work/group"
-# Its directories and the passwd it reads are bind mounts of files under $work, undone at
-# exit; mount points missing in this test host's throwaway root are made and removed again.
-# libvirtd stays in this mount namespace: with QEMU in another one (namespaces, unshare -m),
-# a chroot like this test host's makes /proc/<qemu>/maps name the files from that
-# namespace's root (/newroot/run/...), which the agent cannot match to the mount.
-bind() { # bind SRC DST
-	if [ ! -e "$2" ]; then
-		mkdir -p "$2"
-		at_exit "rmdir '$2'"
-	fi
-	mount --bind "$1" "$2" || fail "mount --bind $1 $2"
-	at_exit "umount '$2'"
-}
-bind "$work/etc" /etc/libvirt
-bind "$work/run" /run/libvirt
-bind "$work/lib" /var/lib/libvirt
-bind "$work/cache" /var/cache/libvirt
-bind "$work/log" /var/log/libvirt
-bind "$work/passwd" /etc/passwd
-bind "$work/group" /etc/group
-sock=$work/run/libvirt-sock
-URI="qemu+unix:///system?socket=$sock"
-V() { virsh -q -c "$URI" "$@"; }
-/usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf >"$work/libvirtd.log" 2>&1 &
-lvpid=$!
-# at exit before the umounts: libvirtd, then any QEMU it left running
-at_exit "kill $lvpid 2>/dev/null; wait $lvpid 2>/dev/null;" \
-	"for p in \$(cat '$work'/run/qemu/*.pid 2>/dev/null); do kill -9 \$p; done; sleep 1"
-lv_fail() {
-	log "libvirtd log:"
-	grep -vE 'dnsmasq|dmidecode|DMI|DBus|system bus|/dev/mem|^$' "$work/libvirtd.log" |
-		tail -n 30 | sed 's/^/libvirtd> /'
-	fail "$*"
-}
-t0=$SECONDS
-wait_for 60 0.5 test -S "$sock" || lv_fail "no libvirtd socket $sock after 60 s"
-ver=$(timeout 180 virsh -c "$URI" version 2>&1) || lv_fail "virsh version: $ver"
-log "libvirtd up (pid $lvpid) in $((SECONDS - t0)) s: $(grep -o 'Running hypervisor.*' <<<"$ver")"
+# ---- libvirtd, private (tests/libvirt.sh) ------------------------------------------------
+# shellcheck source=tests/libvirt.sh
+source "$REPO/tests/libvirt.sh"
+libvirtd_private "$work" "$MNT"
+URI=$LV_URI
 
 "$agent" -c "$URI" -v --stats-period 5 --min-interval 500 --floor 65536 --rescan 10 \
 	2>"$work/agent.log" &
@@ -137,49 +82,7 @@ apid=$!
 at_exit "kill $apid 2>/dev/null; wait $apid 2>/dev/null"
 
 # ---- the guests ---------------------------------------------------------------------------
-domxml() { # domxml NAME CMDLINE
-	cat <<EOF
-<domain type='kvm'>
-  <name>$1</name>
-  <metadata>
-    <esxmm:memory xmlns:esxmm="https://esxmm.dev/xmlns/1" shares="$shares"/>
-  </metadata>
-  <memory unit='KiB'>$kib</memory>
-  <currentMemory unit='KiB'>$kib</currentMemory>
-  <memoryBacking>
-    <source type='file'/>
-    <access mode='shared'/>
-  </memoryBacking>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$(guest_kernel)</kernel>
-    <initrd>$initrd</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off init_on_alloc=0 $2</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu mode='host-passthrough'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <controller type='usb' model='none'/>
-    <serial type='file'>
-      <source path='$work/$1.console'/>
-      <target port='0'/>
-    </serial>
-    <serial type='unix'>
-      <source mode='bind' path='$work/$1.stop'/>
-      <target port='1'/>
-    </serial>
-    <memballoon model='virtio' autodeflate='on'>
-      <stats period='5'/>
-    </memballoon>
-  </devices>
-</domain>
-EOF
-}
+domxml() { libvirt_domxml "$1" "$kib" "$shares" "$initrd" "$2"; } # domxml NAME CMDLINE
 gi=t-libvirt-idle gb=t-libvirt-busy
 domxml $gi "mc_mb=$idle_mb mc_mode=idle mc_hold=$hold mc_stop=/dev/ttyS1" >"$work/$gi.xml"
 domxml $gb "mc_mb=$busy_mb mc_mode=hold mc_hold=$hold mc_stop=/dev/ttyS1" >"$work/$gb.xml"

@@ -64,7 +64,7 @@ fi
 # ---- initramfs ----------------------------------------------------------------------------
 stage=$out/initramfs.d
 rm -rf "$stage"
-mkdir -p "$stage"/{bin,proc,sys,dev,lib/modules}
+mkdir -p "$stage"/{bin,proc,sys,dev,lib/modules,tmp}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$out/hog" "$stage/bin/hog"
 cp "$out/work" "$stage/bin/work"
