@@ -459,11 +459,12 @@ def paper(args):
         ms, free = paper_run(args, ram, to, runs, buf_mib, rounds)
         rate = rounds * 1000.0 / median(ms)
         rows.append((name, rate))
-        print("balloon-paper: %-34s MemFree %4d MiB  run ms %s  rounds/s %.3f" %
-              (name, free, " ".join("%.0f" % x for x in ms), rate), flush=True)
+        print("balloon-paper: %-34s MemFree %4d MiB  run ms %s  rounds/s %.4f" %
+              (name, free, " ".join("%.2f" % x for x in ms), rate), flush=True)
     overhead = (rows[1][1] - rows[0][1]) / rows[1][1] * 100
-    print("balloon-paper: ballooned vs booted small: throughput %.3f / %.3f rounds/s, "
-          "overhead %.1f %% (ESX measured 1.4-4.4 %%)" % (rows[0][1], rows[1][1], overhead),
+    print("balloon-paper: ballooned vs booted small: throughput %.4f / %.4f rounds/s, "
+          "overhead %.2f %% (ESX measured 1.4-4.4 %%; under -icount this counts guest "
+          "instructions: TCG models no cache or TLB misses)" % (rows[0][1], rows[1][1], overhead),
           flush=True)
 
 
