@@ -16,7 +16,7 @@
 # can afford); other options are passed to scripts/testhost.sh (e.g. --mmu shadow, --timeout
 # SECS); ESXMM_TESTS and ESXMM_TEST_ENV work as there. ESXMM_KMEMLEAK=esxmm fails only on leaks that name esxmm (default: all).
 # ESXMM_TIMEOUT_SCALE (default 6) multiplies each test's own timeout.
-# --ci is what make test runs: t_failinject alone (FI_PROBS=10, FI_MIB=4), shadow MMU,
+# --ci is what make test runs: t_failinject alone (FI_PROBS=1+10, FI_MIB=8), shadow MMU,
 # no KUnit module (scripts/kunit.sh runs the suites under KASAN in UML), then kmemleak.
 # Last line: "test-debug: N passed, N failed".
 # shellcheck disable=SC2317 # the build_* functions are called through step
@@ -40,7 +40,7 @@ case ${1:-} in
 	# lockdep, then kmemleak; the KUnit suites already run under KASAN in UML.
 	shift
 	ESXMM_TESTS=${ESXMM_TESTS:-${CI_TESTS[*]}}
-	ESXMM_TEST_ENV="FI_PROBS=10 FI_MIB=4 ${ESXMM_TEST_ENV:-}"
+	ESXMM_TEST_ENV="FI_PROBS=1+10 FI_MIB=8 ${ESXMM_TEST_ENV:-}"
 	export ESXMM_TESTS ESXMM_TEST_ENV
 	kunit=0
 	set -- --mmu shadow "$@" ;;
