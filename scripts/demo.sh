@@ -18,7 +18,9 @@
 #       -> the idle memory tax gives batch the lowest target; batch's balloon inflates; web
 #          keeps its memory; legacy, with no balloon, is swapped down to its target
 #       every 3 s tools/esxmm-stat -c (CSV on the console), every 15 s the table
-#       after DEMO_SECS: the checkers are told to stop; PASS if all three end MEMCHECK OK
+#       after DEMO_SECS: the checkers are told to stop; PASS if all three end MEMCHECK OK,
+#       batch's balloon inflated, legacy was swapped and never ballooned, and batch's target
+#       ended below web's
 #
 # Options on the machine are those of testhost.sh (e.g. --mmu tdp, --timeout). Env:
 # DEMO_SECS (default 120), DEMO_POOL (pages, default 49152), passed into the test host.
@@ -129,7 +131,8 @@ echo "ESXMM-CSV: time_s,id,path,size,resident,target,active,shared,ballooned,swa
 next_table=0
 sample() { # sample: one CSV row per guest; the table every 15 s
 	local now=$((SECONDS - t0))
-	"$REPO/tools/esxmm-stat" -c | sed -n "2,\$s/^[^,]*,/ESXMM-CSV: $now,/p"
+	"$REPO/tools/esxmm-stat" -c | sed -n "2,\$s/^[^,]*,/$now,/p" | tee -a "$work/demo.csv" |
+		sed 's/^/ESXMM-CSV: /'
 	if ((now >= next_table)); then
 		echo "---- demo t=${now}s"
 		"$REPO/tools/esxmm-stat" || true
@@ -167,5 +170,21 @@ for g in "${names[@]}"; do
 done
 log "pages_swapped_out $(cat $S/swap/pages_swapped_out), in $(cat $S/swap/pages_swapped_in);" \
 	"agent: $(grep -c 'memory .* -> ' "$work/agent.log" || true) balloon changes"
-[ "$good" = 3 ] && ok=1
 log "$good of 3 guests ended with every byte right"
+# What the recording must show (columns: time_s,id,path,size,resident,target,active,shared,
+# ballooned,swapped,state): the idle guest ballooned, the one without a driver never did and
+# was swapped instead, and at the last sample the idle tax put batch below web.
+col() { # col GUEST COLUMN max|last
+	awk -F, -v g="-$1/" -v c="$2" -v how="$3" 'index($3, g) { v = $c; if (v > m) m = v }
+		END { print (how == "max" ? m + 0 : v + 0) }' "$work/demo.csv"
+}
+checks=0
+b_bal=$(col batch 9 max) l_bal=$(col legacy 9 max) l_swp=$(col legacy 10 max)
+b_tgt=$(col batch 6 last) w_tgt=$(col web 6 last)
+log "batch ballooned up to $b_bal pages; legacy ballooned $l_bal, swapped up to $l_swp;" \
+	"targets at the end: batch $b_tgt, web $w_tgt"
+[ "$b_bal" -gt 0 ] && checks=$((checks + 1)) || log "FAIL: batch's balloon never inflated"
+[ "$l_bal" = 0 ] && [ "$l_swp" -gt 0 ] && checks=$((checks + 1)) ||
+	log "FAIL: legacy (no driver) was not swapped instead of ballooned"
+[ "$b_tgt" -lt "$w_tgt" ] && checks=$((checks + 1)) || log "FAIL: no idle tax: batch's target not below web's"
+[ "$good" = 3 ] && [ "$checks" = 3 ] && ok=1
