@@ -20,8 +20,9 @@
 #        gone): one byte flipped by pwrite() must fail the guest's verify, pread's and
 #        the mapping's; flipped back, all pass
 #   a tmpfs file: swap through the page cache
-#     d  two guests at once, 2 vCPUs each (every vCPU writes and verifies its own half,
-#        so faults race within a guest as well as across), one pass each: both right
+#     d  two guests at once, T_SWAP_D_VCPUS vCPUs each (default 1; with 2 every vCPU writes
+#        and verifies its own half, so faults race within a guest as well as across: see
+#        t_stress's STRESS_VCPUS for why it is not the default), one pass each: both right
 #     e  a 32 MiB guest, two passes (the second overwrites pages that are in swap)
 #        while the working-set sampler marks most resident pages every 200 ms: sampled pages are swapped and come back right (from ftrace:
 #        how many pages each period marked, how many swap-outs fell in them)
@@ -66,6 +67,7 @@ if [ "${KVM_MMU:-shadow}" = tdp ]; then PARTS=${T_SWAP_PARTS:-a d f}; else PARTS
 PARTS=${PARTS//+/ }
 POOL=4096
 MIB=64
+D_VCPUS=${T_SWAP_D_VCPUS:-1}
 log "t_swap_kvm: KVM_MMU=$KVM_MMU npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo ?)"
 
 pool0=$(cat $S/pool_pages)
@@ -273,8 +275,8 @@ log "swap on $tswap (tmpfs, buffered): $(sw slots_total) slots"
 # ---- d: two guests at once ---------------------------------------------------------------
 if part d; then
 	out0=$(sw pages_swapped_out)
-	vmm "$work/d2.log" "$MNT/g2" $MIB 1 --check none --vcpus 2 >/dev/null & p2=$!
-	vmm "$work/d3.log" "$MNT/g3" $MIB 1 --check none --vcpus 2 >/dev/null & p3=$!
+	vmm "$work/d2.log" "$MNT/g2" $MIB 1 --check none --vcpus "$D_VCPUS" >/dev/null & p2=$!
+	vmm "$work/d3.log" "$MNT/g3" $MIB 1 --check none --vcpus "$D_VCPUS" >/dev/null & p3=$!
 	r2=0 r3=0
 	wait $p2 || r2=$?
 	wait $p3 || r3=$?
