@@ -12,7 +12,7 @@
 # harness scans the console). Prints how many bytes were written and checked.
 #   STRESS_SECS (default 60): how long; STRESS_SECS=1800 writes well over 1 GiB.
 #   STRESS_SEED: the chaos loop's seed (printed).
-#   STRESS_VCPUS (default 1): vCPUs per KVM guest. With 2, two of four runs stopped making
+#   STRESS_VCPUS (default 1): vCPUs per KVM guest. With 2, two of five runs stopped making
 #   progress after a kill -9 of one VMM (test timeout, the test host idle): an open bug,
 #   not understood yet (t_swap_kvm part d, two 2-vCPU guests without the chaos, passed
 #   every time).
