@@ -152,10 +152,7 @@ while ((SECONDS - tcut < SECS)); do
 	sleep 3
 done
 for g in "${names[@]}"; do
-	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"stop\n")' "$LV_WORK/$g.stop" || log "$g: cannot write to its stop socket"
+	lv_stop "$g" || log "$g: cannot write to its stop socket"
 done
 result_of() { console "$1" | grep -oE 'MEMCHECK (OK|FAIL).*' | tail -n1 || true; }
 all_done() { local g; for g in "${names[@]}"; do [ -n "$(result_of "$g")" ] || return 1; done; }

@@ -70,6 +70,15 @@ lv_fail() {
 	fail "$*"
 }
 
+# lv_stop NAME: write "stop" to the guest's ttyS1 socket (LV_WORK/NAME.stop), which ends its
+# memory checker (memcheck mc_stop=/dev/ttyS1); non-zero if the socket takes no line.
+lv_stop() {
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"stop\n")' "$LV_WORK/$1.stop"
+}
+
 # libvirt_domxml NAME KIB SHARES INITRD CMDLINE: a 1-vCPU guest with KIB of memory on a
 # shared file (libvirt's memory_backing_dir), our metadata element with SHARES, Debian's
 # kernel and INITRD, a virtio balloon with stats every 5 s, ttyS0 to LV_WORK/NAME.console

@@ -226,10 +226,7 @@ log "balloon_violations: idle $(r "$di" balloon_violations), busy $(r "$db" ball
 
 # ---- both memory checkers finish: told to stop on their second serial port ---------------
 for g in $gi $gb; do
-	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"stop\n")' "$work/$g.stop" || fail "$g: cannot write to $work/$g.stop"
+	lv_stop "$g" || fail "$g: cannot write to $work/$g.stop"
 done
 result_of() { console "$1" | grep -oE 'MEMCHECK (OK|FAIL).*' | tail -n1 || true; }
 done_() { [ -n "$(result_of $gi)" ] && [ -n "$(result_of $gb)" ]; }
