@@ -470,15 +470,22 @@ static int swapd_fn(void *unused)
  * esxmm_reclaim_wait_room() - The pool is full: wait for the swapper.
  * @vm: the guest that wants a page.
  *
- * Called with no page lock held. Waits (killable, bounded) until the pool
- * has a free page; the caller then tries to charge it again.
+ * Called with no page lock held. Waits (killable) until the pool has a
+ * free page; the caller then tries to charge it again. It waits as long as
+ * the swapper keeps swapping pages out, since the room it makes may go to
+ * other faults first (a busy guest beside this one): a guest past the pool
+ * blocks, as on ESX, rather than fail while reclaim is working. It gives up
+ * only when swap fills, or when no page at all was swapped out for
+ * ROOM_WAIT_MS.
  *
- * Return: 0 (try again), -ENOSPC (no swap, or no room came in time) or
- * -EINTR (a fatal signal).
+ * Return: 0 (try again), -ENOSPC (no swap, swap full, or no room came in
+ * time) or -EINTR (a fatal signal).
  */
 int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
 {
-	long ret;
+	unsigned long deadline = jiffies + msecs_to_jiffies(ROOM_WAIT_MS);
+	long out = atomic_long_read(&esxmm_swap_stats.pages_out), now;
+	int err;
 
 	/*
 	 * No room can come without a free slot (or a page coming back in,
@@ -490,19 +497,34 @@ int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
 		return -ENOSPC;
 	atomic_long_inc(&vm->blocked_faults);
 	atomic_inc(&room_waiters);
-	esxmm_swap_kick();
-	ret = wait_event_killable_timeout(room_wait, esxmm_pool_free(&esxmm_pool) > 0 ||
-					  !esxmm_slots_total(&area.slots),
-					  msecs_to_jiffies(ROOM_WAIT_MS));
-	atomic_dec(&room_waiters);
-	if (ret < 0)
-		return -EINTR;
-	if (!ret || !esxmm_pool_free(&esxmm_pool)) {
-		pr_warn_ratelimited("vm %u: no room in the pool after %u ms of swapping\n",
-				    vm->id, ROOM_WAIT_MS);
-		return -ENOSPC;
+	for (;;) {
+		esxmm_swap_kick();
+		if (wait_event_killable_timeout(room_wait, esxmm_pool_free(&esxmm_pool) > 0 ||
+						!esxmm_slots_total(&area.slots), HZ) < 0) {
+			err = -EINTR;
+			break;
+		}
+		if (esxmm_pool_free(&esxmm_pool) || !esxmm_slots_total(&area.slots)) {
+			err = 0;
+			break;
+		}
+		if (!esxmm_swap_slots_free()) {
+			err = -ENOSPC;
+			break;
+		}
+		now = atomic_long_read(&esxmm_swap_stats.pages_out);
+		if (now != out) {
+			out = now;
+			deadline = jiffies + msecs_to_jiffies(ROOM_WAIT_MS);
+		} else if (time_after(jiffies, deadline)) {
+			pr_warn_ratelimited("vm %u: no room in the pool: nothing swapped out for %u ms\n",
+					    vm->id, ROOM_WAIT_MS);
+			err = -ENOSPC;
+			break;
+		}
 	}
-	return 0;
+	atomic_dec(&room_waiters);
+	return err;
 }
 
 /**

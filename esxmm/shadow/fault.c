@@ -41,26 +41,25 @@
 #define GP_COW		0x2	/* ... and a broken share counts as a COW break */
 #define GP_NOWAIT	0x4	/* never wait for reclaim to make room */
 
-/* Tries to charge a page before giving up when the pool stays full. */
-#define CHARGE_TRIES	8
-
 /*
  * Charge one page to the pool. When it is full and there is swap, wait for
- * the swapper to make room (no page lock may be held: it needs them).
+ * the swapper to make room (no page lock may be held: it needs them). Room
+ * that another fault took first means waiting again: the wait itself gives
+ * up when the swapper stops making room.
  */
 static int charge_page(struct esxmm_vm *vm, unsigned int flags)
 {
-	unsigned int tries;
 	int err;
 
-	for (tries = 0; ; tries++) {
+	for (;;) {
 		if (esxmm_pool_charge(&esxmm_pool, 1))
 			return 0;
-		if ((flags & GP_NOWAIT) || tries >= CHARGE_TRIES)
+		if (flags & GP_NOWAIT)
 			return -ENOSPC;
 		err = esxmm_reclaim_wait_room(vm);
 		if (err)
 			return err;
+		cond_resched();
 	}
 }
 
@@ -263,9 +262,11 @@ static struct page *get_page_locked(struct esxmm_vm *vm, pgoff_t ppn, unsigned i
 			if (priv)
 				return priv;
 			/* Pool full: wait for room without the lock, then again. */
-			if (err == -ENOSPC && !(flags & GP_NOWAIT) &&
-			    !esxmm_reclaim_wait_room(vm))
-				continue;
+			if (err == -ENOSPC && !(flags & GP_NOWAIT)) {
+				err = esxmm_reclaim_wait_room(vm);
+				if (!err)
+					continue;
+			}
 			*errp = err;
 			return NULL;
 		}
@@ -472,8 +473,14 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_LOCKED;
 	unlock_page(page);
 	/* Pool full: wait for room without the page lock; the access retries. */
-	if (!priv && err == -ENOSPC && !esxmm_reclaim_wait_room(vm))
-		return VM_FAULT_NOPAGE;
+	if (!priv && err == -ENOSPC) {
+		err = esxmm_reclaim_wait_room(vm);
+		if (!err)
+			return VM_FAULT_NOPAGE;
+		if (err == -EINTR)
+			return VM_FAULT_SIGBUS;		/* dying anyway */
+		err = -ENOSPC;
+	}
 	if (!priv) {
 		pr_warn_ratelimited("cannot break a share (%d): SIGBUS to %s[%d] at page %lu of %pD\n",
 				    err, current->comm, task_pid_nr(current), vmf->pgoff,
