@@ -36,6 +36,26 @@ wait_for() {
 	done
 }
 
+# dump_stacks PATTERN: for a test that found something stuck, print the state, wait channel
+# and kernel stack of every thread of each process whose command line matches PATTERN
+# (pgrep -f), then ask the kernel for all blocked tasks (sysrq w, on the console).
+dump_stacks() {
+	local p t
+	for p in $(pgrep -f "$1"); do
+		for t in /proc/$p/task/*; do
+			echo "== $(tr '\0' ' ' <"$t/cmdline" 2>/dev/null | cut -c1-60) pid $p" \
+				"tid ${t##*/}: $(awk '{print $3}' "$t/stat" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null)"
+			cat "$t/stack" 2>/dev/null || true
+		done
+	done
+	echo w >/proc/sysrq-trigger 2>/dev/null || true
+}
+
+# klog_mark TEXT / klog_since TEXT: a mark in the kernel log, and the log from it on.
+klog_mark() { echo "${0##*/}[$$]: $1" >/dev/kmsg; }
+klog_since() { dmesg | sed -n "/${0##*/}\[$$\]: $1\$/,\$p"; }
+
 testmode_tmpfs() { [ "${ESXMM_TESTMODE:-}" = tmpfs ]; }
 
 # mount_esxmm: mount a private esxmm fs (a tmpfs in ESXMM_TESTMODE=tmpfs) at a new temp dir

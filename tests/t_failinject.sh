@@ -94,8 +94,6 @@ echo 2000 >$S/share/pages_to_scan
 echo 0 >$S/share/sleep_millisecs
 echo 1 >$S/share/run
 echo 200 >$S/sample/period_millisecs
-klog_mark() { echo "t_failinject[$$]: $1" >/dev/kmsg; }
-klog_since() { dmesg | sed -n "/t_failinject\[$$\]: $1\$/,\$p"; }
 
 # vmm LOG ARGS...: kvm_vmm --swap ARGS without failures; its status.
 vmm() {
