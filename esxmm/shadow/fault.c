@@ -392,6 +392,18 @@ int esxmm_shadow_unshare(struct esxmm_vm *vm, pgoff_t ppn)
 	return 0;
 }
 
+/*
+ * What a failed fault means for whoever made the access, for the log: a
+ * VMM's own access gets SIGBUS; a kernel access for it (KVM's GUP, or KVM
+ * reading guest page tables through the mapping) gets -EFAULT, which for a
+ * KVM guest means KVM_RUN fails with EFAULT (or, under the shadow MMU, a
+ * page fault injected into the guest).
+ */
+static const char *fault_answer(const struct vm_fault *vmf)
+{
+	return vmf->flags & FAULT_FLAG_USER ? "SIGBUS" : "EFAULT";
+}
+
 static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 {
 	struct file *file = vmf->vma->vm_file;
@@ -420,17 +432,19 @@ static vm_fault_t esxmm_fault(struct vm_fault *vmf)
 	case -EINTR:
 		break;
 	case -EIO:
-		pr_warn_ratelimited("swap read error: SIGBUS to %s[%d] at page %lu of %pD\n",
-				    current->comm, task_pid_nr(current), vmf->pgoff, file);
+		pr_warn_ratelimited("swap read error: %s to %s[%d] at page %lu of %pD\n",
+				    fault_answer(vmf), current->comm, task_pid_nr(current),
+				    vmf->pgoff, file);
 		break;
 	case -ENOSPC:
-		pr_warn_ratelimited("pool exhausted (%lu pages): SIGBUS to %s[%d] at page %lu of %pD\n",
-				    esxmm_pool_limit(&esxmm_pool), current->comm,
-				    task_pid_nr(current), vmf->pgoff, file);
+		pr_warn_ratelimited("pool exhausted (%lu pages): %s to %s[%d] at page %lu of %pD\n",
+				    esxmm_pool_limit(&esxmm_pool), fault_answer(vmf),
+				    current->comm, task_pid_nr(current), vmf->pgoff, file);
 		break;
 	default:
-		pr_warn_ratelimited("no memory (%d): SIGBUS to %s[%d] at page %lu of %pD\n",
-				    err, current->comm, task_pid_nr(current), vmf->pgoff, file);
+		pr_warn_ratelimited("no memory (%d): %s to %s[%d] at page %lu of %pD\n",
+				    err, fault_answer(vmf), current->comm, task_pid_nr(current),
+				    vmf->pgoff, file);
 		break;
 	}
 	return VM_FAULT_SIGBUS;
@@ -482,9 +496,9 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 		err = -ENOSPC;
 	}
 	if (!priv) {
-		pr_warn_ratelimited("cannot break a share (%d): SIGBUS to %s[%d] at page %lu of %pD\n",
-				    err, current->comm, task_pid_nr(current), vmf->pgoff,
-				    vmf->vma->vm_file);
+		pr_warn_ratelimited("cannot break a share (%d): %s to %s[%d] at page %lu of %pD\n",
+				    err, fault_answer(vmf), current->comm, task_pid_nr(current),
+				    vmf->pgoff, vmf->vma->vm_file);
 		return VM_FAULT_SIGBUS;
 	}
 	unlock_page(priv);
