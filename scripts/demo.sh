@@ -121,10 +121,9 @@ for g in "${names[@]}"; do
 done
 log "3 guests of $MEM MiB started: web (busy, balloon), batch (idle, balloon), legacy (busy, no balloon driver)"
 
-console() { tr -d '\r' <"$work/$1.console" 2>/dev/null; }
 wrote() {
-	console web | grep -q 'MEMCHECK hold pass=' && console legacy | grep -q 'MEMCHECK hold pass=' &&
-		console batch | grep -q 'MEMCHECK idle for'
+	lv_console web | grep -q 'MEMCHECK hold pass=' && lv_console legacy | grep -q 'MEMCHECK hold pass=' &&
+		lv_console batch | grep -q 'MEMCHECK idle for'
 }
 t0=$SECONDS
 echo "ESXMM-CSV: time_s,id,path,size,resident,target,active,shared,ballooned,swapped,state"
@@ -140,7 +139,7 @@ sample() { # sample: one CSV row per guest; the table every 15 s
 	fi
 }
 until wrote; do
-	((SECONDS - t0 < 400)) || { for g in "${names[@]}"; do console $g | tail -n 5; done; fail "the guests did not write their memory in 400 s"; }
+	((SECONDS - t0 < 400)) || { for g in "${names[@]}"; do lv_console $g | tail -n 5; done; fail "the guests did not write their memory in 400 s"; }
 	sample
 	sleep 3
 done
@@ -154,14 +153,13 @@ done
 for g in "${names[@]}"; do
 	lv_stop "$g" || log "$g: cannot write to its stop socket"
 done
-result_of() { console "$1" | grep -oE 'MEMCHECK (OK|FAIL).*' | tail -n1 || true; }
-all_done() { local g; for g in "${names[@]}"; do [ -n "$(result_of "$g")" ] || return 1; done; }
+all_done() { local g; for g in "${names[@]}"; do [ -n "$(lv_result "$g")" ] || return 1; done; }
 wait_for 180 2 all_done || true
 good=0
 echo "---- demo: at the end"
 "$REPO/tools/esxmm-stat" || true
 for g in "${names[@]}"; do
-	r=$(result_of "$g")
+	r=$(lv_result "$g")
 	log "$g: ${r:-no result}"
 	case $r in "MEMCHECK OK"*) good=$((good + 1)) ;; esac
 done

@@ -79,6 +79,11 @@ s.connect(sys.argv[1])
 s.sendall(b"stop\n")' "$LV_WORK/$1.stop"
 }
 
+# lv_console NAME: the guest's serial console so far (LV_WORK/NAME.console), without CRs.
+# lv_result NAME: its memory checker's last "MEMCHECK OK|FAIL ..." line, if any.
+lv_console() { tr -d '\r' <"$LV_WORK/$1.console" 2>/dev/null; }
+lv_result() { lv_console "$1" | grep -oE 'MEMCHECK (OK|FAIL).*' | tail -n1 || true; }
+
 # libvirt_domxml NAME KIB SHARES INITRD CMDLINE: a 1-vCPU guest with KIB of memory on a
 # shared file (libvirt's memory_backing_dir), our metadata element with SHARES, Debian's
 # kernel and INITRD, a virtio balloon with stats every 5 s, ttyS0 to LV_WORK/NAME.console

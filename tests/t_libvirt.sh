@@ -121,8 +121,7 @@ fi
 # ---- overcommit once both have written their memory; wait for the tax and the balloon ----
 pidof_dom() { cat "$work/run/qemu/$1.pid" 2>/dev/null; }
 running() { local p; p=$(pidof_dom "$1") && kill -0 "$p" 2>/dev/null; }
-console() { tr -d '\r' <"$work/$1.console" 2>/dev/null; }
-written() { console $gi | grep -q 'MEMCHECK idle for' && console $gb | grep -q 'MEMCHECK hold pass='; }
+written() { lv_console $gi | grep -q 'MEMCHECK idle for' && lv_console $gb | grep -q 'MEMCHECK hold pass='; }
 r() { cat "$1/$2"; }
 row() {
 	local d
@@ -134,7 +133,7 @@ row() {
 }
 show_guests() {
 	sed 's/^/agent> /' "$work/agent.log" | tail -n 40
-	for g in $gi $gb; do console "$g" | tail -n 10 | sed "s/^/$g> /"; done
+	for g in $gi $gb; do lv_console "$g" | tail -n 10 | sed "s/^/$g> /"; done
 }
 last=-10
 while ! written; do
@@ -228,17 +227,16 @@ log "balloon_violations: idle $(r "$di" balloon_violations), busy $(r "$db" ball
 for g in $gi $gb; do
 	lv_stop "$g" || fail "$g: cannot write to $work/$g.stop"
 done
-result_of() { console "$1" | grep -oE 'MEMCHECK (OK|FAIL).*' | tail -n1 || true; }
-done_() { [ -n "$(result_of $gi)" ] && [ -n "$(result_of $gb)" ]; }
+done_() { [ -n "$(lv_result $gi)" ] && [ -n "$(lv_result $gb)" ]; }
 wait_for 120 2 done_ || true
 for g in $gi $gb; do
-	console "$g" | grep -E 'BALLOON-INIT|MEMCHECK (start|idle|stop|cannot|OK|FAIL)|Out of memory|Kernel panic' |
+	lv_console "$g" | grep -E 'BALLOON-INIT|MEMCHECK (start|idle|stop|cannot|OK|FAIL)|Out of memory|Kernel panic' |
 		sed "s/^/$g> /" || true
-	line=$(result_of "$g")
-	console "$g" | grep -q 'MEMCHECK stop' || fail "$g: the checker did not see the stop line"
+	line=$(lv_result "$g")
+	lv_console "$g" | grep -q 'MEMCHECK stop' || fail "$g: the checker did not see the stop line"
 	case $line in
 	"MEMCHECK OK"*) ;;
-	*) console "$g" | tail -n 20 | sed "s/^/$g> /"
+	*) lv_console "$g" | tail -n 20 | sed "s/^/$g> /"
 	   fail "$g: memory checker did not pass (${line:-no result})" ;;
 	esac
 	grep -q 'BALLOON-INIT: balloon driver: esxmm_balloon bound' "$work/$g.console" ||
