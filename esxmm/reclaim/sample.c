@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Working-set sampling, as in ESX: each period, for every guest, a few
- * random resident PPNs are marked and their mappings zapped (KVM drops its
- * shadow or TDP entries with them). The guest's next access to a marked
- * PPN faults into esxmm, which clears the mark and counts a touch. At the
- * end of the period f = touched / sampled feeds the estimator. Sampling
- * changes no entry: a sampled page stays where it is, private or shared,
- * and costs the guest one fault when it is next touched.
+ * random PPNs (resident or swapped) are marked and their mappings zapped
+ * (KVM drops its shadow or TDP entries with them). The guest's next access
+ * to a marked PPN faults into esxmm, which clears the mark and counts a
+ * touch. At the end of the period f = touched / sampled feeds the
+ * estimator. Sampling changes no entry: a sampled page stays where it is,
+ * private, shared or in swap, and costs the guest one fault when it is
+ * next touched.
  *
  * The same thread recomputes each guest's target (policy.c) and the
  * free-memory state every balance period, and at once when something that
@@ -154,8 +155,20 @@ static void sample_vm(struct esxmm_vm *vm, unsigned int want)
 	/* Counted up as pages are marked: the current fraction stays true. */
 	WRITE_ONCE(vm->sample_n, 0);
 
-	want = min_t(unsigned long, want, atomic_long_read(&vm->resident));
+	/*
+	 * Swapped pages are sampled too: sampling only resident ones would
+	 * measure f among the pages swapping has left in memory, which are
+	 * the guest's active ones plus a random rest, and overestimate a
+	 * swapped guest's working set by up to size / resident. A swapped
+	 * page's next touch is the fault that reads it back (the zap below
+	 * is for one read back meanwhile). Ballooned pages are the guest's
+	 * to forget and are not sampled.
+	 */
+	want = min_t(unsigned long, want, max(atomic_long_read(&vm->resident), 0L) +
+		     max(atomic_long_read(&vm->swapped), 0L));
 	for (tries = 0; size && n < want && tries < 4UL * want; tries++) {
+		bool swapped;
+
 		index = get_random_u64() % size;
 		xa_lock(&vm->pmap.xa);
 		entry = xa_find(&vm->pmap.xa, &index, size - 1, XA_PRESENT);
@@ -163,9 +176,10 @@ static void sample_vm(struct esxmm_vm *vm, unsigned int want)
 			index = 0;
 			entry = xa_find(&vm->pmap.xa, &index, size - 1, XA_PRESENT);
 		}
-		/* Only resident pages, each once: a swapped one is no sample. */
+		/* Resident or swapped pages, each once. */
+		swapped = entry && esxmm_pmap_state(entry) == ESXMM_P_SWAPPED;
 		if (!entry || (esxmm_pmap_state(entry) != ESXMM_P_PRIVATE &&
-			       esxmm_pmap_state(entry) != ESXMM_P_SHARED) ||
+			       esxmm_pmap_state(entry) != ESXMM_P_SHARED && !swapped) ||
 		    xa_get_mark(&vm->pmap.xa, index, ESXMM_SAMPLED_MARK)) {
 			xa_unlock(&vm->pmap.xa);
 			continue;
