@@ -56,6 +56,24 @@ dump_stacks() {
 klog_mark() { echo "${0##*/}[$$]: $1" >/dev/kmsg; }
 klog_since() { dmesg | sed -n "/${0##*/}\[$$\]: $1\$/,\$p"; }
 
+# sysfs_save FILE...: put these files under $ESXMM_SYSFS back at exit to what they read now.
+sysfs_save() {
+	local f saved=""
+	for f in "$@"; do
+		saved+="echo $(cat "$ESXMM_SYSFS/$f") >$ESXMM_SYSFS/$f; "
+	done
+	at_exit "$saved"
+}
+
+# swap_file_on FILE MIB: a root-only file of MIB MiB of zeros becomes esxmm's swap; switched
+# off at exit (after what sysfs_save restores, if that is called next).
+swap_file_on() {
+	at_exit "echo none >$ESXMM_SYSFS/swap/file"
+	dd if=/dev/zero of="$1" bs=1M count="$2" status=none
+	chmod 0600 "$1"
+	echo "$1" >"$ESXMM_SYSFS/swap/file" || fail "swap on $1"
+}
+
 testmode_tmpfs() { [ "${ESXMM_TESTMODE:-}" = tmpfs ]; }
 
 # mount_esxmm: mount a private esxmm fs (a tmpfs in ESXMM_TESTMODE=tmpfs) at a new temp dir

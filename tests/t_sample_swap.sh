@@ -24,14 +24,8 @@ POOL=1536
 
 work=$(mktemp -d /tmp/esxmm-ss.XXXXXX)
 at_exit "rm -rf '$work'"
-saved=""
-for f in pool_pages sample/period_millisecs sample/sample_pages; do
-	saved+="echo $(cat $S/$f) >$S/$f; "
-done
-at_exit "$saved echo none >$S/swap/file"
-dd if=/dev/zero of="$work/swap" bs=1M count=32 status=none
-chmod 0600 "$work/swap"
-echo "$work/swap" >$S/swap/file || fail "swap on"
+swap_file_on "$work/swap" 32
+sysfs_save pool_pages sample/period_millisecs sample/sample_pages
 mount_esxmm
 at_exit "rm -f '$MNT/ss'"
 echo $POOL >$S/pool_pages

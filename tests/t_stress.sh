@@ -30,15 +30,8 @@ log "stress: ${secs}s, seed $seed (STRESS_SEED=$seed to replay the chaos)"
 
 work=$(mktemp -d /tmp/esxmm-stress.XXXXXX)
 at_exit "rm -rf '$work'"
-saved=""
-for f in pool_pages share/run share/pages_to_scan share/sleep_millisecs \
-	sample/period_millisecs; do
-	saved+="echo $(cat $S/$f) >$S/$f; "
-done
-at_exit "$saved echo none >$S/swap/file"
-dd if=/dev/zero of="$work/swap" bs=1M count=256 status=none
-chmod 0600 "$work/swap"
-echo "$work/swap" >$S/swap/file || fail "swap on"
+swap_file_on "$work/swap" 256
+sysfs_save pool_pages share/run share/pages_to_scan share/sleep_millisecs sample/period_millisecs
 mount_esxmm
 echo 16384 >$S/pool_pages		# 64 MiB for 3 x 16 MiB + a 192 MiB guest
 echo 2000 >$S/share/pages_to_scan
