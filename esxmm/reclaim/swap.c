@@ -484,7 +484,7 @@ static int swapd_fn(void *unused)
 int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(ROOM_WAIT_MS);
-	long out = atomic_long_read(&esxmm_swap_stats.pages_out), now;
+	long out = atomic_long_read(&esxmm_swap_stats.pages_out), now, ret;
 	int err;
 
 	/*
@@ -499,13 +499,10 @@ int esxmm_reclaim_wait_room(struct esxmm_vm *vm)
 	atomic_inc(&room_waiters);
 	for (;;) {
 		esxmm_swap_kick();
-		if (wait_event_killable_timeout(room_wait, esxmm_pool_free(&esxmm_pool) > 0 ||
-						!esxmm_slots_total(&area.slots), HZ) < 0) {
-			err = -EINTR;
-			break;
-		}
-		if (esxmm_pool_free(&esxmm_pool) || !esxmm_slots_total(&area.slots)) {
-			err = 0;
+		ret = wait_event_killable_timeout(room_wait, esxmm_pool_free(&esxmm_pool) > 0 ||
+						  !esxmm_slots_total(&area.slots), HZ);
+		if (ret) {
+			err = ret < 0 ? -EINTR : 0;	/* a fatal signal, or room */
 			break;
 		}
 		if (!esxmm_swap_slots_free()) {

@@ -493,7 +493,6 @@ static vm_fault_t esxmm_page_mkwrite(struct vm_fault *vmf)
 			return VM_FAULT_NOPAGE;
 		if (err == -EINTR)
 			return VM_FAULT_SIGBUS;		/* dying anyway */
-		err = -ENOSPC;
 	}
 	if (!priv) {
 		pr_warn_ratelimited("cannot break a share (%d): %s to %s[%d] at page %lu of %pD\n",
